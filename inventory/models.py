@@ -1,0 +1,123 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Warehouse(models.Model):
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    priority = models.PositiveIntegerField(
+        _("priority"), default=100, help_text=_("Lower is tried first when choosing a warehouse.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["priority", "code"]
+        verbose_name = _("warehouse")
+        verbose_name_plural = _("warehouses")
+        permissions = [
+            ("receive_stock", _("Can receive stock")),
+            ("count_stock", _("Can adjust stock by a cycle count")),
+        ]
+
+    def __str__(self):
+        return f"{self.code} – {self.name}"
+
+
+class Product(models.Model):
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=255)
+    barcode = models.CharField(_("barcode"), max_length=64, unique=True, null=True, blank=True)
+    weight_grams = models.PositiveIntegerField(_("weight (g)"), default=0)
+    low_stock_threshold = models.PositiveIntegerField(_("low-stock threshold"), default=5)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["sku"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+
+    def __str__(self):
+        return f"{self.sku} – {self.name}"
+
+    def clean(self):
+        # An empty barcode is stored as NULL so that many products may lack one.
+        if not self.barcode:
+            self.barcode = None
+
+
+class StockLevel(models.Model):
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="stock_levels", verbose_name=_("product")
+    )
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="stock_levels", verbose_name=_("warehouse")
+    )
+    on_hand = models.IntegerField(_("on hand"), default=0)
+    reserved = models.IntegerField(_("reserved"), default=0)
+
+    class Meta:
+        ordering = ["product__sku", "warehouse__priority"]
+        verbose_name = _("stock level")
+        verbose_name_plural = _("stock levels")
+        constraints = [
+            models.UniqueConstraint(fields=["product", "warehouse"], name="stocklevel_product_warehouse_unique"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stocklevel_on_hand_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stocklevel_reserved_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stocklevel_reserved_within_on_hand"),
+        ]
+
+    def __str__(self):
+        return f"{self.product.sku} @ {self.warehouse.code}"
+
+    @property
+    def available(self):
+        return self.on_hand - self.reserved
+
+
+class StockMovement(models.Model):
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", _("Receipt")
+        COUNT = "count", _("Cycle count")
+        RESERVE = "reserve", _("Reservation")
+        RELEASE = "release", _("Release")
+        SHIP = "ship", _("Shipped")
+        RETURN = "return", _("Return")
+
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="movements", verbose_name=_("product")
+    )
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="movements", verbose_name=_("warehouse")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    on_hand_delta = models.IntegerField(_("on-hand change"), default=0)
+    reserved_delta = models.IntegerField(_("reserved change"), default=0)
+    order = models.ForeignKey(
+        "orders.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="stock_movements",
+        verbose_name=_("order"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock movements")
+        indexes = [models.Index(fields=["product", "warehouse", "created_at"], name="movement_product_wh_at")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.product_id}@{self.warehouse_id}"

@@ -1,0 +1,216 @@
+"""Every change to stock. Each writes a StockMovement in the same transaction.
+
+Rows are locked with select_for_update in primary-key order, so two staff (or two
+orders) touching the same products never deadlock, and a reservation re-checks
+availability after taking the lock: two people reserving the last unit get one
+success and one InsufficientStock.
+"""
+
+from collections import defaultdict
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from .exceptions import InsufficientStock, InventoryError
+from .models import StockLevel, StockMovement
+from .permissions import require_permission
+
+
+def _lock_levels(*, warehouse, product_ids, create=False):
+    """Lock the stock rows of these products in this warehouse, in pk order.
+
+    With create=True missing rows are created first (at zero), so that a receipt
+    for a product never stocked there still locks a row.
+    """
+    product_ids = sorted(set(product_ids))
+    if create:
+        existing = set(
+            StockLevel.objects.filter(warehouse=warehouse, product_id__in=product_ids).values_list(
+                "product_id", flat=True
+            )
+        )
+        for product_id in product_ids:
+            if product_id in existing:
+                continue
+            try:
+                with transaction.atomic():
+                    StockLevel.objects.create(warehouse=warehouse, product_id=product_id)
+            except IntegrityError:
+                pass  # created by someone else meanwhile: we lock theirs below
+    levels = (
+        StockLevel.objects.select_for_update()
+        .filter(warehouse=warehouse, product_id__in=product_ids)
+        .order_by("pk")
+    )
+    return {level.product_id: level for level in levels}
+
+
+def _apply(level, *, kind, on_hand_delta=0, reserved_delta=0, order=None, actor=None, note=""):
+    level.on_hand += on_hand_delta
+    level.reserved += reserved_delta
+    level.save(update_fields=["on_hand", "reserved"])
+    return StockMovement.objects.create(
+        product_id=level.product_id,
+        warehouse_id=level.warehouse_id,
+        kind=kind,
+        on_hand_delta=on_hand_delta,
+        reserved_delta=reserved_delta,
+        order=order,
+        actor=actor,
+        note=note[:255],
+    )
+
+
+def _whole_number(value, field):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InventoryError(_("%(field)s must be a whole number.") % {"field": field}) from None
+
+
+@transaction.atomic
+def stock_receive(*, product, warehouse, quantity, actor, note=""):
+    """Goods arrived: on_hand grows by `quantity`."""
+    require_permission(actor, "inventory.receive_stock", _("receive stock"))
+    quantity = _whole_number(quantity, _("Quantity"))
+    if quantity <= 0:
+        raise InventoryError(_("Quantity received must be at least 1."))
+    level = _lock_levels(warehouse=warehouse, product_ids=[product.pk], create=True)[product.pk]
+    _apply(level, kind=StockMovement.Kind.RECEIPT, on_hand_delta=quantity, actor=actor, note=note)
+    return level
+
+
+@transaction.atomic
+def stock_count(*, product, warehouse, on_hand, actor, note=""):
+    """A cycle count: sets on_hand to what was counted, recording the difference."""
+    require_permission(actor, "inventory.count_stock", _("adjust stock"))
+    on_hand = _whole_number(on_hand, _("Counted quantity"))
+    if on_hand < 0:
+        raise InventoryError(_("A counted quantity cannot be negative."))
+    level = _lock_levels(warehouse=warehouse, product_ids=[product.pk], create=True)[product.pk]
+    if on_hand < level.reserved:
+        raise InventoryError(
+            _(
+                "%(sku)s has %(reserved)s reserved for orders in %(warehouse)s; a count below that "
+                "needs those orders cancelled or moved first."
+            )
+            % {"sku": product.sku, "reserved": level.reserved, "warehouse": warehouse.code}
+        )
+    _apply(
+        level,
+        kind=StockMovement.Kind.COUNT,
+        on_hand_delta=on_hand - level.on_hand,
+        actor=actor,
+        note=note,
+    )
+    return level
+
+
+def _quantities_by_product(lines):
+    wanted = defaultdict(int)
+    products = {}
+    for product, quantity in lines:
+        wanted[product.pk] += quantity
+        products[product.pk] = product
+    return wanted, products
+
+
+@transaction.atomic
+def stock_reserve(*, order, warehouse, lines, actor):
+    """Reserve every (product, quantity) in `lines` in one warehouse, all or nothing.
+
+    Called by the order workflow, which has checked the actor's permission.
+    """
+    wanted, products = _quantities_by_product(lines)
+    levels = _lock_levels(warehouse=warehouse, product_ids=wanted)
+    short = [
+        products[pid].sku
+        for pid, quantity in wanted.items()
+        if pid not in levels or levels[pid].available < quantity
+    ]
+    if short:
+        raise InsufficientStock(short, warehouse=warehouse)
+    for pid in sorted(wanted):
+        _apply(
+            levels[pid],
+            kind=StockMovement.Kind.RESERVE,
+            reserved_delta=wanted[pid],
+            order=order,
+            actor=actor,
+        )
+
+
+def reserved_for_order(order):
+    """What is still reserved for the order: {(product_id, warehouse_id): quantity}.
+
+    Derived from the ledger, so it is right whatever path the order took.
+    """
+    rows = (
+        StockMovement.objects.filter(order=order)
+        .values("product_id", "warehouse_id")
+        .annotate(outstanding=Sum("reserved_delta"))
+        .order_by()
+    )
+    return {
+        (row["product_id"], row["warehouse_id"]): row["outstanding"]
+        for row in rows
+        if row["outstanding"]
+    }
+
+
+def _settle_reservation(*, order, actor, kind, consume):
+    outstanding = reserved_for_order(order)
+    by_warehouse = defaultdict(dict)
+    for (product_id, warehouse_id), quantity in outstanding.items():
+        by_warehouse[warehouse_id][product_id] = quantity
+    movements = []
+    for warehouse_id in sorted(by_warehouse):
+        quantities = by_warehouse[warehouse_id]
+        levels = _lock_levels(warehouse=warehouse_id, product_ids=quantities)
+        for product_id in sorted(quantities):
+            quantity = quantities[product_id]
+            movements.append(
+                _apply(
+                    levels[product_id],
+                    kind=kind,
+                    on_hand_delta=-quantity if consume else 0,
+                    reserved_delta=-quantity,
+                    order=order,
+                    actor=actor,
+                )
+            )
+    return movements
+
+
+@transaction.atomic
+def stock_release(*, order, actor):
+    """Give back everything still reserved for the order (cancellation)."""
+    return _settle_reservation(order=order, actor=actor, kind=StockMovement.Kind.RELEASE, consume=False)
+
+
+@transaction.atomic
+def stock_consume(*, order, actor):
+    """The goods left the building: reserved stock leaves on_hand too."""
+    return _settle_reservation(order=order, actor=actor, kind=StockMovement.Kind.SHIP, consume=True)
+
+
+@transaction.atomic
+def stock_restock(*, order, warehouse, lines, actor, note=""):
+    """Returned goods go back on the shelf: on_hand grows for each (product, quantity)."""
+    wanted, _products = _quantities_by_product(lines)
+    levels = _lock_levels(warehouse=warehouse, product_ids=wanted, create=True)
+    return [
+        _apply(
+            levels[pid],
+            kind=StockMovement.Kind.RETURN,
+            on_hand_delta=wanted[pid],
+            order=order,
+            actor=actor,
+            note=note,
+        )
+        for pid in sorted(wanted)
+        if wanted[pid] > 0
+    ]

@@ -1,0 +1,112 @@
+"""What every installation starts with: the three roles, the default checklist and
+the target times. Data migrations load these; labels are marked for translation
+so the zh-Hant catalogue holds them (ChecklistStep.display_label looks them up)."""
+
+from django.utils.translation import gettext_noop as N_
+
+WAREHOUSE = "Warehouse staff"
+CUSTOMER_SERVICE = "Customer service"
+MANAGER = "Manager"
+
+APPS = ("inventory", "orders", "shipping")
+
+_VIEW = [
+    "inventory.view_warehouse",
+    "inventory.view_product",
+    "inventory.view_stocklevel",
+    "inventory.view_stockmovement",
+    "orders.view_customer",
+    "orders.view_order",
+    "orders.view_orderline",
+    "orders.view_orderevent",
+    "orders.view_orderchecklistitem",
+    "orders.view_checkliststep",
+    "orders.view_statustarget",
+    "shipping.view_carrier",
+    "shipping.view_shipment",
+    "shipping.view_shipmentline",
+]
+
+ROLE_PERMISSIONS = {
+    WAREHOUSE: _VIEW
+    + [
+        "orders.advance_order",
+        "orders.tick_checklist",
+        "orders.scan_items",
+        "orders.hold_order",
+        "shipping.add_shipment",
+        "shipping.print_documents",
+        "inventory.receive_stock",
+    ],
+    CUSTOMER_SERVICE: _VIEW
+    + [
+        "orders.hold_order",
+        "orders.resume_order",
+        "orders.cancel_order",
+        "orders.correct_address",
+        "orders.add_note",
+        "orders.return_order",
+        "orders.mark_paid",
+    ],
+    # Managers get every permission of the three apps (see roles_sync) except deleting
+    # records that are history: orders, their lines and events, the stock ledger.
+    MANAGER: [],
+}
+
+MANAGER_EXCLUDED = {
+    "orders.delete_order",
+    "orders.delete_orderline",
+    "orders.delete_orderevent",
+    "orders.delete_orderchecklistitem",
+    "orders.delete_customer",
+    "inventory.delete_stockmovement",
+    "inventory.delete_stocklevel",
+    "shipping.delete_shipment",
+    "shipping.delete_shipmentline",
+}
+
+DEFAULT_STEPS = [
+    # (state, label, required, predicate)
+    ("new", N_("Payment confirmed"), True, "payment_confirmed"),
+    ("new", N_("Order details verified: name, phone and address complete"), True, ""),
+    ("new", N_("Stock available for every line"), True, "stock_available"),
+    ("processing", N_("Items picked"), True, ""),
+    ("processing", N_("Every item scanned at the packing station"), True, "all_items_scanned"),
+    ("processing", N_("Packed and sealed"), True, ""),
+    ("processing", N_("Packing slip inserted"), True, ""),
+    ("packed", N_("Shipment created with a valid tracking number"), True, "shipment_tracked"),
+    ("packed", N_("Handed to the carrier"), True, ""),
+    ("shipped", N_("Delivery confirmed"), True, "shipment_delivered"),
+    ("delivered", N_("After-sales follow-up done"), False, ""),
+]
+
+DEFAULT_TARGET_HOURS = {
+    "new": 24,
+    "processing": 24,
+    "packed": 12,
+    "shipped": 120,
+    "delivered": 168,
+    "on_hold": 48,
+}
+
+
+def roles_sync(apps):
+    """Create or update the three groups with their permissions (idempotent)."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    permissions = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.filter(content_type__app_label__in=APPS).select_related("content_type")
+    }
+    for name, codes in ROLE_PERMISSIONS.items():
+        if name == MANAGER:
+            codes = [code for code in permissions if code not in MANAGER_EXCLUDED]
+        group, _created = Group.objects.get_or_create(name=name)
+        group.permissions.set([permissions[code] for code in codes])

@@ -1,0 +1,352 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from .phones import normalize_phone
+
+
+def status_label(status):
+    return OrderStatus(status).label if status in OrderStatus.values else (status or "")
+
+
+class OrderStatus(models.TextChoices):
+    NEW = "new", _("New")
+    PROCESSING = "processing", _("Processing")
+    PACKED = "packed", _("Packed")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    COMPLETED = "completed", _("Completed")
+    ON_HOLD = "on_hold", _("On hold")
+    CANCELLED = "cancelled", _("Cancelled")
+    RETURNED = "returned", _("Returned")
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    PAID = "paid", _("Paid")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class DeliveryMethod(models.TextChoices):
+    HOME = "home", _("Home delivery")
+    STORE_PICKUP = "store_pickup", _("Convenience-store pickup")
+    EXPRESS = "express", _("Express (international)")
+
+
+class Customer(models.Model):
+    class Language(models.TextChoices):
+        ZH_HANT = "zh-hant", _("Traditional Chinese")
+        EN = "en", _("English")
+
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("email"), blank=True, db_index=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    phone_digits = models.CharField(
+        _("phone (digits)"), max_length=40, blank=True, editable=False, db_index=True
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.ZH_HANT)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>" if self.email else self.name
+
+    def save(self, *args, **kwargs):
+        # Normalised copies make exact look-ups indexable: any case of an email,
+        # any way of writing a phone number.
+        self.email = (self.email or "").strip().lower()
+        self.phone_digits = normalize_phone(self.phone)
+        super().save(*args, **kwargs)
+
+
+class StatusTarget(models.Model):
+    """How long an order may stay in a state before it counts as overdue."""
+
+    status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices, unique=True)
+    target_hours = models.PositiveIntegerField(_("target (hours)"))
+
+    class Meta:
+        ordering = ["status"]
+        verbose_name = _("target time per status")
+        verbose_name_plural = _("target times per status")
+
+    def __str__(self):
+        return f"{self.get_status_display()}: {self.target_hours} h"
+
+
+class Order(models.Model):
+    number = models.CharField(_("order number"), max_length=32, unique=True)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="orders", verbose_name=_("customer")
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.NEW, editable=False
+    )
+    held_from_status = models.CharField(
+        _("held from"), max_length=16, choices=OrderStatus.choices, blank=True, editable=False
+    )
+    placed_at = models.DateTimeField(_("placed"), default=timezone.now)
+    status_changed_at = models.DateTimeField(_("in status since"), default=timezone.now, editable=False)
+    payment_status = models.CharField(
+        _("payment"), max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="TWD")
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2, default=Decimal("0"), editable=False)
+    delivery_method = models.CharField(
+        _("delivery method"), max_length=16, choices=DeliveryMethod.choices, default=DeliveryMethod.HOME
+    )
+    ship_name = models.CharField(_("ship to: name"), max_length=200)
+    ship_phone = models.CharField(_("ship to: phone"), max_length=40, blank=True)
+    ship_address1 = models.CharField(_("ship to: address"), max_length=255)
+    ship_address2 = models.CharField(_("ship to: address line 2"), max_length=255, blank=True)
+    ship_city = models.CharField(_("ship to: city"), max_length=100)
+    ship_postcode = models.CharField(_("ship to: postcode"), max_length=20, blank=True)
+    ship_country = models.CharField(_("ship to: country"), max_length=2, default="TW")
+    warehouse = models.ForeignKey(
+        "inventory.Warehouse",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name=_("warehouse"),
+    )
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        indexes = [
+            models.Index(fields=["status", "status_changed_at"], name="order_status_changed"),
+            models.Index(fields=["status", "placed_at"], name="order_status_placed"),
+            models.Index(fields=["placed_at"], name="order_placed"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+        ]
+        permissions = [
+            ("advance_order", _("Can advance orders through the workflow")),
+            ("tick_checklist", _("Can tick checklist steps")),
+            ("scan_items", _("Can scan items at the packing station")),
+            ("hold_order", _("Can put orders on hold")),
+            ("resume_order", _("Can resume held orders")),
+            ("cancel_order", _("Can cancel orders")),
+            ("correct_address", _("Can correct the shipping address")),
+            ("add_note", _("Can add notes to orders")),
+            ("return_order", _("Can start a return")),
+            ("mark_paid", _("Can mark orders paid")),
+            ("export_reports", _("Can export reports")),
+            ("import_data", _("Can import data")),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def ship_address_lines(self):
+        return [
+            line
+            for line in (
+                self.ship_address1,
+                self.ship_address2,
+                " ".join(filter(None, [self.ship_postcode, self.ship_city])),
+                self.ship_country,
+            )
+            if line
+        ]
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    product = models.ForeignKey(
+        "inventory.Product", on_delete=models.PROTECT, related_name="order_lines", verbose_name=_("product")
+    )
+    sku = models.CharField(_("SKU"), max_length=64)
+    product_name = models.CharField(_("product name"), max_length=255)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    quantity_scanned = models.PositiveIntegerField(_("scanned"), default=0)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderline_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(quantity_scanned__gte=0) & Q(quantity_scanned__lte=F("quantity")),
+                name="orderline_scanned_within_quantity",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.sku}"
+
+    @property
+    def line_total(self):
+        return self.quantity * self.unit_price
+
+    @property
+    def fully_scanned(self):
+        return self.quantity_scanned >= self.quantity
+
+
+class Predicate(models.TextChoices):
+    PAYMENT_CONFIRMED = "payment_confirmed", _("Payment status is paid")
+    STOCK_AVAILABLE = "stock_available", _("Stock available for every line")
+    ALL_ITEMS_SCANNED = "all_items_scanned", _("Every item scanned")
+    SHIPMENT_TRACKED = "shipment_tracked", _("Shipment with a valid tracking number")
+    SHIPMENT_DELIVERED = "shipment_delivered", _("Shipment delivered (or ticked by hand)")
+
+
+class ChecklistStepBase(models.Model):
+    state = models.CharField(_("state"), max_length=16, choices=OrderStatus.choices)
+    label = models.CharField(_("label"), max_length=200)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    required = models.BooleanField(_("required"), default=True)
+    predicate = models.CharField(
+        _("automatic check"),
+        max_length=32,
+        choices=Predicate.choices,
+        blank=True,
+        help_text=_("Blank for a step that staff tick by hand."),
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_automatic(self):
+        return bool(self.predicate)
+
+    @property
+    def display_label(self):
+        # The default steps' labels are in the message catalogue; labels managers
+        # type themselves are shown as typed.
+        return gettext(self.label)
+
+
+class ChecklistStep(ChecklistStepBase):
+    """The template: the steps each state starts with."""
+
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["state", "position", "id"]
+        verbose_name = _("checklist step")
+        verbose_name_plural = _("checklist steps")
+
+    def __str__(self):
+        return f"{self.get_state_display()}: {self.display_label}"
+
+
+class OrderChecklistItem(ChecklistStepBase):
+    """A step copied onto an order when it entered the state."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="checklist_items", verbose_name=_("order")
+    )
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("done by"),
+    )
+
+    class Meta:
+        ordering = ["order", "position", "id"]
+        verbose_name = _("checklist item")
+        verbose_name_plural = _("checklist items")
+        indexes = [models.Index(fields=["order", "state"], name="checklistitem_order_state")]
+
+    def __str__(self):
+        return self.display_label
+
+    @property
+    def is_done(self):
+        return self.done_at is not None
+
+
+class OrderEvent(models.Model):
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        TRANSITION = "transition", _("Status changed")
+        TICK = "tick", _("Step ticked")
+        UNTICK = "untick", _("Step unticked")
+        NOTE = "note", _("Note")
+        STOCK = "stock", _("Stock")
+        NOTIFICATION = "notification", _("Customer notified")
+        SHIPMENT = "shipment", _("Shipment")
+        SCAN = "scan", _("Scan")
+        ADDRESS = "address", _("Address corrected")
+        PAYMENT = "payment", _("Payment")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+    message = models.TextField(_("message"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+        indexes = [models.Index(fields=["order", "created_at"], name="event_order_created")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.message}"
+
+    def describe(self):
+        """The timeline text of an event, in the reader's language."""
+        data = self.data or {}
+        if self.kind == OrderEvent.Kind.TRANSITION:
+            text = "%s → %s" % (status_label(data.get("from")), status_label(data.get("to")))
+            return f"{text}: {self.message}" if self.message else text
+        if self.kind in (OrderEvent.Kind.TICK, OrderEvent.Kind.UNTICK):
+            return gettext(data.get("step", ""))
+        if self.kind == OrderEvent.Kind.STOCK:
+            verbs = {
+                "reserve": gettext("Reserved in %(warehouse)s"),
+                "release": gettext("Released in %(warehouse)s"),
+                "ship": gettext("Shipped from %(warehouse)s"),
+                "return": gettext("Restocked in %(warehouse)s"),
+            }
+            head = verbs.get(data.get("action"), "%(warehouse)s") % {"warehouse": data.get("warehouse", "")}
+            return "%s: %s" % (head, ", ".join(f"{qty} × {sku}" for sku, qty in data.get("lines", [])))
+        if self.kind == OrderEvent.Kind.SHIPMENT:
+            verbs = {"created": gettext("Shipment created"), "delivered": gettext("Delivered")}
+            return "%s: %s %s" % (
+                verbs.get(data.get("action"), data.get("action", "")),
+                data.get("carrier", ""),
+                data.get("tracking_number", ""),
+            )
+        if self.kind == OrderEvent.Kind.NOTIFICATION:
+            return gettext("E-mail sent to %(to)s") % {"to": data.get("to", "")}
+        if self.kind == OrderEvent.Kind.ADDRESS:
+            return "; ".join(f"{old or '—'} → {new or '—'}" for old, new in data.get("changed", {}).values())
+        if self.kind == OrderEvent.Kind.PAYMENT:
+            return PaymentStatus(data["payment_status"]).label if data.get("payment_status") in PaymentStatus.values else ""
+        if self.kind == OrderEvent.Kind.CREATED:
+            return gettext("%(count)s line(s)") % {"count": data.get("lines", 0)}
+        return self.message
+

@@ -1,0 +1,67 @@
+"""Reads shared by the admin pages, the packing station and the lookup."""
+
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+
+from inventory.permissions import has_permission
+
+from . import workflow
+from .models import Order, OrderChecklistItem, OrderEvent
+from .services import step_passed
+
+
+def order_for_page(pk):
+    """One order with everything its page shows, in a fixed number of queries."""
+    from shipping.models import Shipment
+
+    return (
+        Order.objects.select_related("customer", "warehouse")
+        .prefetch_related(
+            "lines",
+            Prefetch("checklist_items", queryset=OrderChecklistItem.objects.select_related("done_by")),
+            Prefetch("shipments", queryset=Shipment.objects.select_related("carrier")),
+            Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("-created_at", "-id")),
+        )
+        .get(pk=pk)
+    )
+
+
+def checklist_rows(order):
+    """The current state's steps as (item, done, hint), in order.
+
+    Uses the prefetched `checklist_items`, `lines` and `shipments` of the order.
+    """
+    rows = []
+    for item in order.checklist_items.all():
+        if item.state != order.status:
+            continue
+        done, hint = step_passed(item, order)
+        rows.append((item, done, hint))
+    rows.sort(key=lambda row: (row[0].position, row[0].pk))
+    return rows
+
+
+def checklist_progress(rows):
+    """("3/4", all_required_done) for rows from checklist_rows()."""
+    required = [done for item, done, _hint in rows if item.required]
+    return f"{sum(required)}/{len(required)}", all(required)
+
+
+def available_actions(order, user, rows=None):
+    """The transitions a user sees on the order page: each with whether it can be
+    done now and, if not, why (missing steps, or no permission)."""
+    rows = checklist_rows(order) if rows is None else rows
+    actions = []
+    for code, action in workflow.ACTIONS.items():
+        if not workflow.allowed_from(code, order.status):
+            continue
+        label = workflow.ADVANCE_LABELS.get(order.status, action.label) if code == "advance" else action.label
+        reason = ""
+        if not has_permission(user, action.permission):
+            reason = _("You do not have permission.")
+        elif code == "advance":
+            missing = [item.display_label for item, done, _hint in rows if item.required and not done]
+            if missing:
+                reason = _("Missing: %(steps)s") % {"steps": ", ".join(missing)}
+        actions.append({"code": code, "label": label, "action": action, "enabled": not reason, "reason": reason})
+    return actions

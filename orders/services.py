@@ -1,0 +1,497 @@
+"""Every write to an order. See DESIGN.md section 3 for the workflow.
+
+Each service is atomic, locks the order row before reading its status (so two staff
+acting at once are serialised and the second sees what the first did), checks the
+actor's permission itself, and records an OrderEvent. `actor=None` is the system.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from inventory import services as stock
+from inventory.exceptions import InsufficientStock
+from inventory.models import Warehouse
+from inventory.permissions import require_permission
+
+from . import checklist, workflow
+from .exceptions import ChecklistIncomplete, StaleAction, WorkflowError
+from .models import (
+    ChecklistStep,
+    Order,
+    OrderChecklistItem,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    PaymentStatus,
+)
+
+S = OrderStatus
+
+ORDER_FIELDS = {
+    "placed_at",
+    "payment_status",
+    "currency",
+    "delivery_method",
+    "ship_name",
+    "ship_phone",
+    "ship_address1",
+    "ship_address2",
+    "ship_city",
+    "ship_postcode",
+    "ship_country",
+    "warehouse",
+}
+ADDRESS_FIELDS = [
+    "ship_name",
+    "ship_phone",
+    "ship_address1",
+    "ship_address2",
+    "ship_city",
+    "ship_postcode",
+    "ship_country",
+]
+
+
+def event_add(*, order, kind, actor, message="", data=None):
+    return OrderEvent.objects.create(order=order, kind=kind, actor=actor, message=message, data=data or {})
+
+
+def _lock_order(order, *, expected_status=None):
+    """Lock the order row and return a fresh copy.
+
+    `expected_status` is the state the user saw; if the order has moved on since,
+    the action is refused rather than applied to a state nobody looked at.
+    """
+    locked = Order.objects.select_for_update(of=("self",)).select_related("warehouse", "customer").get(pk=order.pk)
+    if expected_status and locked.status != expected_status:
+        raise StaleAction(
+            _("Order %(number)s is already %(status)s.")
+            % {"number": locked.number, "status": workflow.status_label(locked.status)}
+        )
+    return locked
+
+
+def _require_allowed(order, action):
+    if not workflow.allowed_from(action, order.status):
+        raise WorkflowError(
+            _("Order %(number)s cannot be %(action)s while it is %(status)s.")
+            % {
+                "number": order.number,
+                "action": _ACTION_PAST[action](),
+                "status": workflow.status_label(order.status),
+            }
+        )
+
+
+_ACTION_PAST = {
+    "advance": lambda: _("advanced"),
+    "hold": lambda: _("put on hold"),
+    "resume": lambda: _("resumed"),
+    "cancel": lambda: _("cancelled"),
+    "return": lambda: _("returned"),
+}
+
+
+def _copy_checklist(order, state):
+    if order.checklist_items.filter(state=state).exists():
+        return  # re-entering a state (after a hold) keeps what was already ticked
+    steps = ChecklistStep.objects.filter(state=state, is_active=True).order_by("position", "id")
+    OrderChecklistItem.objects.bulk_create(
+        OrderChecklistItem(
+            order=order,
+            state=state,
+            label=step.label,
+            position=step.position,
+            required=step.required,
+            predicate=step.predicate,
+        )
+        for step in steps
+    )
+
+
+def _set_status(order, new_status, *, actor, message="", data=None):
+    old_status = order.status
+    order.status = new_status
+    order.status_changed_at = timezone.now()
+    order.save(update_fields=["status", "status_changed_at", "held_from_status", "warehouse"])
+    _copy_checklist(order, new_status)
+    event_add(
+        order=order,
+        kind=OrderEvent.Kind.TRANSITION,
+        actor=actor,
+        message=message,
+        data={"from": old_status, "to": new_status, **(data or {})},
+    )
+    return order
+
+
+# --- creating -----------------------------------------------------------------
+
+
+def _decimal(value, field):
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValidationError({field: _("Enter a number.")}) from None
+    if not number.is_finite():
+        raise ValidationError({field: _("Enter a number.")})
+    return number
+
+
+@transaction.atomic
+def order_create(*, number, customer, lines, actor=None, **order_fields):
+    """Create an order in `new` with its checklist.
+
+    `lines`: dicts with `product`, `quantity` and `unit_price`.
+    """
+    if actor is not None:
+        require_permission(actor, "orders.add_order", _("create orders"))
+    unknown = set(order_fields) - ORDER_FIELDS
+    if unknown:
+        raise TypeError(f"order_create() got unexpected fields: {', '.join(sorted(unknown))}")
+    number = (number or "").strip()
+    if not number:
+        raise ValidationError({"number": _("An order needs a number.")})
+    if Order.objects.filter(number=number).exists():
+        raise WorkflowError(_("Order number %(number)s already exists.") % {"number": number})
+    if not lines:
+        raise ValidationError({"lines": _("An order needs at least one line.")})
+
+    order = Order(number=number, customer=customer, **order_fields)
+    order_lines = []
+    for index, line in enumerate(lines, start=1):
+        product = line["product"]
+        quantity = line["quantity"]
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            raise ValidationError(
+                {"lines": _("Line %(index)s: quantity must be a positive whole number.") % {"index": index}}
+            )
+        unit_price = _decimal(line.get("unit_price", 0), "unit_price")
+        if unit_price < 0:
+            raise ValidationError({"lines": _("Line %(index)s: price cannot be negative.") % {"index": index}})
+        order_lines.append(
+            OrderLine(
+                product=product,
+                sku=product.sku,
+                product_name=product.name,
+                quantity=quantity,
+                unit_price=unit_price,
+            )
+        )
+    order.total = sum((line.quantity * line.unit_price for line in order_lines), Decimal("0"))
+    order.full_clean(exclude=["customer", "warehouse"])
+    order.save()
+    for line in order_lines:
+        line.order = order
+    OrderLine.objects.bulk_create(order_lines)
+    _copy_checklist(order, S.NEW)
+    event_add(order=order, kind=OrderEvent.Kind.CREATED, actor=actor, data={"lines": len(order_lines)})
+    return order
+
+
+# --- checklist ----------------------------------------------------------------
+
+
+def step_passed(item, order):
+    """(done, hint) for one checklist item of the order's current state."""
+    if item.is_done:
+        return True, ""
+    if item.predicate:
+        return checklist.evaluate(item.predicate, order)
+    return False, ""
+
+
+def missing_steps(order):
+    """Labels of the required steps of the current state that are not done."""
+    missing = []
+    for item in order.checklist_items.all():
+        if item.state != order.status or not item.required:
+            continue
+        done, _hint = step_passed(item, order)
+        if not done:
+            missing.append(item.display_label)
+    return missing
+
+
+def _lock_item(item, *, actor, verb):
+    require_permission(actor, "orders.tick_checklist", _("tick checklist steps"))
+    order = _lock_order(item.order)
+    item = OrderChecklistItem.objects.select_for_update().get(pk=item.pk)
+    if item.state != order.status:
+        raise WorkflowError(
+            _("“%(step)s” belongs to %(state)s; order %(number)s is %(status)s.")
+            % {
+                "step": item.display_label,
+                "state": workflow.status_label(item.state),
+                "number": order.number,
+                "status": workflow.status_label(order.status),
+            }
+        )
+    if item.predicate and item.predicate not in checklist.TICKABLE_BY_HAND:
+        raise WorkflowError(
+            _("“%(step)s” is checked automatically and cannot be %(verb)s by hand.")
+            % {"step": item.display_label, "verb": verb}
+        )
+    return order, item
+
+
+@transaction.atomic
+def checklist_tick(*, item, actor):
+    order, item = _lock_item(item, actor=actor, verb=_("ticked"))
+    if item.is_done:
+        raise StaleAction(
+            _("“%(step)s” was already ticked by %(user)s.")
+            % {"step": item.display_label, "user": item.done_by or _("the system")}
+        )
+    item.done_at = timezone.now()
+    item.done_by = actor
+    item.save(update_fields=["done_at", "done_by"])
+    event_add(order=order, kind=OrderEvent.Kind.TICK, actor=actor, data={"step": item.label, "state": item.state})
+    return item
+
+
+@transaction.atomic
+def checklist_untick(*, item, actor):
+    order, item = _lock_item(item, actor=actor, verb=_("unticked"))
+    if not item.is_done:
+        raise StaleAction(_("“%(step)s” is already unticked.") % {"step": item.display_label})
+    item.done_at = None
+    item.done_by = None
+    item.save(update_fields=["done_at", "done_by"])
+    event_add(order=order, kind=OrderEvent.Kind.UNTICK, actor=actor, data={"step": item.label, "state": item.state})
+    return item
+
+
+def _auto_tick(order):
+    """Stamp the automatic steps of the current state, so the history shows when they passed."""
+    now = timezone.now()
+    for item in order.checklist_items.filter(state=order.status, done_at__isnull=True).exclude(predicate=""):
+        if checklist.evaluate(item.predicate, order)[0]:
+            item.done_at = now
+            item.save(update_fields=["done_at"])
+
+
+# --- transitions ----------------------------------------------------------------
+
+
+def _reserve_stock(order, *, actor):
+    lines = [(line.product, line.quantity) for line in order.lines.select_related("product")]
+    if order.warehouse_id:
+        candidates = [order.warehouse]
+    else:
+        candidates = list(Warehouse.objects.filter(is_active=True).order_by("priority", "code"))
+        if not candidates:
+            raise WorkflowError(_("There is no active warehouse to take stock from."))
+    refusals = []
+    for warehouse in candidates:
+        try:
+            with transaction.atomic():
+                stock.stock_reserve(order=order, warehouse=warehouse, lines=lines, actor=actor)
+        except InsufficientStock as refusal:
+            refusals.append(refusal)
+            continue
+        order.warehouse = warehouse
+        _stock_event(order, actor=actor, action="reserve", lines=[[line.sku, line.quantity] for line in order.lines.all()])
+        return warehouse
+    if len(refusals) == 1:
+        raise refusals[0]
+    detail = "; ".join(
+        _("%(warehouse)s short of %(skus)s") % {"warehouse": r.warehouse.code, "skus": ", ".join(r.skus)}
+        for r in refusals
+    )
+    short = {sku for refusal in refusals for sku in refusal.skus}
+    raise InsufficientStock(short, _("No warehouse can supply every line (%(detail)s).") % {"detail": detail})
+
+
+def _stock_event(order, *, actor, action, lines):
+    """One timeline entry per stock operation; `lines` are [sku, quantity] pairs."""
+    if lines:
+        event_add(
+            order=order,
+            kind=OrderEvent.Kind.STOCK,
+            actor=actor,
+            data={"action": action, "warehouse": order.warehouse.code if order.warehouse else "", "lines": lines},
+        )
+
+
+def _movement_lines(order, movements):
+    skus = dict(order.lines.values_list("product_id", "sku"))
+    return [[skus.get(m.product_id, str(m.product_id)), abs(m.reserved_delta or m.on_hand_delta)] for m in movements]
+
+
+@transaction.atomic
+def order_advance(*, order, actor, expected_status=None):
+    """Move the order to the next state of the main path, if its checklist allows."""
+    require_permission(actor, "orders.advance_order", _("advance orders"))
+    order = _lock_order(order, expected_status=expected_status or order.status)
+    _require_allowed(order, "advance")
+    missing = missing_steps(order)
+    if missing:
+        raise ChecklistIncomplete(
+            _("Order %(number)s cannot leave %(status)s yet; missing: %(steps)s.")
+            % {
+                "number": order.number,
+                "status": workflow.status_label(order.status),
+                "steps": ", ".join(f"“{label}”" for label in missing),
+            },
+            missing=missing,
+        )
+    _auto_tick(order)
+    target = workflow.NEXT_STATE[order.status]
+    from shipping import services as shipping
+
+    if target == S.PROCESSING:
+        _reserve_stock(order, actor=actor)
+    elif target == S.SHIPPED:
+        movements = stock.stock_consume(order=order, actor=actor)
+        _stock_event(order, actor=actor, action="ship", lines=_movement_lines(order, movements))
+        shipping.shipments_mark_shipped(order=order, actor=actor)
+    elif target == S.DELIVERED:
+        shipping.shipments_mark_delivered(order=order, actor=actor)
+    _set_status(order, target, actor=actor)
+    if target == S.SHIPPED:
+        from .tasks import notify_order_shipped
+
+        transaction.on_commit(lambda: notify_order_shipped.enqueue(order_id=order.pk))
+    return order
+
+
+def _reason(reason, what):
+    reason = (reason or "").strip()
+    if not reason:
+        raise WorkflowError(_("Give a reason to %(what)s.") % {"what": what})
+    return reason
+
+
+@transaction.atomic
+def order_hold(*, order, actor, reason):
+    require_permission(actor, "orders.hold_order", _("put orders on hold"))
+    reason = _reason(reason, _("put the order on hold"))
+    order = _lock_order(order)
+    _require_allowed(order, "hold")
+    order.held_from_status = order.status
+    return _set_status(order, S.ON_HOLD, actor=actor, message=reason)
+
+
+@transaction.atomic
+def order_resume(*, order, actor):
+    require_permission(actor, "orders.resume_order", _("resume held orders"))
+    order = _lock_order(order)
+    _require_allowed(order, "resume")
+    target = order.held_from_status or S.NEW
+    order.held_from_status = ""
+    return _set_status(order, target, actor=actor)
+
+
+@transaction.atomic
+def order_cancel(*, order, actor, reason):
+    require_permission(actor, "orders.cancel_order", _("cancel orders"))
+    reason = _reason(reason, _("cancel the order"))
+    order = _lock_order(order)
+    if order.status in workflow.RETURNABLE:
+        raise WorkflowError(
+            _("Order %(number)s has already shipped and cannot be cancelled; ask the customer to request a return.")
+            % {"number": order.number}
+        )
+    _require_allowed(order, "cancel")
+    movements = stock.stock_release(order=order, actor=actor)
+    _stock_event(order, actor=actor, action="release", lines=_movement_lines(order, movements))
+    from shipping import services as shipping
+
+    shipping.shipments_cancel(order=order, actor=actor)
+    order.held_from_status = ""
+    return _set_status(order, S.CANCELLED, actor=actor, message=reason)
+
+
+@transaction.atomic
+def order_return(*, order, actor, reason, restock=None):
+    """Goods come back. `restock` maps order-line ids to the quantity going back on the shelf."""
+    require_permission(actor, "orders.return_order", _("start returns"))
+    reason = _reason(reason, _("start a return"))
+    order = _lock_order(order)
+    _require_allowed(order, "return")
+    restock = {int(k): v for k, v in (restock or {}).items() if v}
+    lines = {line.pk: line for line in order.lines.select_related("product")}
+    back = []
+    for line_id, quantity in restock.items():
+        line = lines.get(line_id)
+        if line is None:
+            raise WorkflowError(_("A line to restock does not belong to order %(number)s.") % {"number": order.number})
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity <= line.quantity:
+            raise WorkflowError(
+                _("Restock between 1 and %(max)s of %(sku)s.") % {"max": line.quantity, "sku": line.sku}
+            )
+        back.append((line, quantity))
+    if back:
+        if order.warehouse is None:
+            raise WorkflowError(_("Order %(number)s has no warehouse to restock into.") % {"number": order.number})
+        stock.stock_restock(
+            order=order,
+            warehouse=order.warehouse,
+            lines=[(line.product, quantity) for line, quantity in back],
+            actor=actor,
+            note=reason,
+        )
+        _stock_event(order, actor=actor, action="return", lines=[[line.sku, quantity] for line, quantity in back])
+    return _set_status(order, S.RETURNED, actor=actor, message=reason)
+
+
+# --- corrections ----------------------------------------------------------------
+
+
+@transaction.atomic
+def order_add_note(*, order, actor, text):
+    require_permission(actor, "orders.add_note", _("add notes"))
+    text = (text or "").strip()
+    if not text:
+        raise WorkflowError(_("A note cannot be empty."))
+    if len(text) > 2000:
+        raise WorkflowError(_("A note can be at most 2000 characters."))
+    return event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor, message=text)
+
+
+@transaction.atomic
+def order_mark_paid(*, order, actor):
+    require_permission(actor, "orders.mark_paid", _("mark orders paid"))
+    order = _lock_order(order)
+    if order.payment_status == PaymentStatus.PAID:
+        raise StaleAction(_("Order %(number)s is already paid.") % {"number": order.number})
+    if order.status in {S.CANCELLED, S.RETURNED}:
+        raise WorkflowError(
+            _("Order %(number)s is %(status)s; its payment cannot change.")
+            % {"number": order.number, "status": workflow.status_label(order.status)}
+        )
+    order.payment_status = PaymentStatus.PAID
+    order.save(update_fields=["payment_status"])
+    event_add(order=order, kind=OrderEvent.Kind.PAYMENT, actor=actor, data={"payment_status": PaymentStatus.PAID})
+    return order
+
+
+@transaction.atomic
+def order_correct_address(*, order, actor, **fields):
+    """Correct the shipping address while the parcel has not left."""
+    require_permission(actor, "orders.correct_address", _("correct shipping addresses"))
+    unknown = set(fields) - set(ADDRESS_FIELDS)
+    if unknown:
+        raise TypeError(f"order_correct_address() got unexpected fields: {', '.join(sorted(unknown))}")
+    order = _lock_order(order)
+    if order.status not in workflow.BEFORE_SHIPPING:
+        raise WorkflowError(
+            _("Order %(number)s is %(status)s; its address can no longer be changed.")
+            % {"number": order.number, "status": workflow.status_label(order.status)}
+        )
+    before = {name: getattr(order, name) for name in ADDRESS_FIELDS}
+    for name, value in fields.items():
+        setattr(order, name, (value or "").strip())
+    order.ship_country = order.ship_country.upper()
+    order.full_clean(exclude=["customer", "warehouse", "number"])
+    changed = {name: [before[name], getattr(order, name)] for name in ADDRESS_FIELDS if before[name] != getattr(order, name)}
+    if not changed:
+        return order
+    order.save(update_fields=list(changed))
+    event_add(order=order, kind=OrderEvent.Kind.ADDRESS, actor=actor, data={"changed": changed})
+    return order

@@ -1,0 +1,63 @@
+"""The order workflow as a table: which actions are allowed from which states,
+what each needs, and what it is called. Services consult it; templates render it."""
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from .models import OrderStatus as S
+from .models import status_label  # noqa: F401  (re-exported for services)
+
+MAIN_PATH = [S.NEW, S.PROCESSING, S.PACKED, S.SHIPPED, S.DELIVERED, S.COMPLETED]
+NEXT_STATE = dict(zip(MAIN_PATH, MAIN_PATH[1:]))
+
+HOLDABLE = {S.NEW, S.PROCESSING, S.PACKED}
+CANCELLABLE = {S.NEW, S.PROCESSING, S.PACKED, S.ON_HOLD}
+RETURNABLE = {S.SHIPPED, S.DELIVERED, S.COMPLETED}
+# The shipping address and payment can be corrected until the parcel leaves.
+BEFORE_SHIPPING = {S.NEW, S.PROCESSING, S.PACKED, S.ON_HOLD}
+# States in which stock is reserved for the order.
+RESERVING = {S.PROCESSING, S.PACKED}
+# Where an order is still being worked on (not finished, cancelled or returned).
+OPEN_STATES = {S.NEW, S.PROCESSING, S.PACKED, S.SHIPPED, S.DELIVERED, S.ON_HOLD}
+
+
+@dataclass(frozen=True)
+class Action:
+    code: str
+    label: str
+    permission: str
+    needs_reason: bool = False
+    danger: bool = False
+
+
+ADVANCE_LABELS = {
+    S.NEW: _("Start processing"),
+    S.PROCESSING: _("Mark packed"),
+    S.PACKED: _("Mark shipped"),
+    S.SHIPPED: _("Mark delivered"),
+    S.DELIVERED: _("Complete"),
+}
+
+ACTIONS = {
+    "advance": Action("advance", _("Advance"), "orders.advance_order"),
+    "hold": Action("hold", _("Put on hold"), "orders.hold_order", needs_reason=True),
+    "resume": Action("resume", _("Resume"), "orders.resume_order"),
+    "cancel": Action("cancel", _("Cancel order"), "orders.cancel_order", needs_reason=True, danger=True),
+    "return": Action("return", _("Start a return"), "orders.return_order", needs_reason=True),
+}
+
+
+def allowed_from(action, status):
+    if action == "advance":
+        return status in NEXT_STATE
+    if action == "hold":
+        return status in HOLDABLE
+    if action == "resume":
+        return status == S.ON_HOLD
+    if action == "cancel":
+        return status in CANCELLABLE
+    if action == "return":
+        return status in RETURNABLE
+    return False
+

@@ -1,0 +1,91 @@
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Carrier(models.Model):
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    tracking_url_template = models.CharField(
+        _("tracking URL template"),
+        max_length=500,
+        blank=True,
+        help_text=_("Use {tracking_number} where the number goes, e.g. https://example.com/track?no={tracking_number}"),
+    )
+    tracking_number_pattern = models.CharField(
+        _("tracking number pattern"),
+        max_length=200,
+        blank=True,
+        help_text=_("A regular expression the whole tracking number must match; blank accepts any."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("carrier")
+        verbose_name_plural = _("carriers")
+        permissions = [("print_documents", _("Can print pick lists and packing slips"))]
+
+    def __str__(self):
+        return self.name
+
+    def tracking_url(self, tracking_number):
+        if not self.tracking_url_template or not tracking_number:
+            return ""
+        return self.tracking_url_template.replace("{tracking_number}", tracking_number)
+
+
+class Shipment(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for pickup")
+        SHIPPED = "shipped", _("Shipped")
+        DELIVERED = "delivered", _("Delivered")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="shipments", verbose_name=_("order")
+    )
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="shipments", verbose_name=_("carrier"))
+    tracking_number = models.CharField(_("tracking number"), max_length=64, db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "tracking_number"],
+                condition=~Q(status="cancelled"),
+                name="shipment_tracking_unique_per_carrier",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.carrier.code} {self.tracking_number}"
+
+    @property
+    def tracking_url(self):
+        return self.carrier.tracking_url(self.tracking_number)
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines", verbose_name=_("shipment"))
+    order_line = models.ForeignKey(
+        "orders.OrderLine", on_delete=models.PROTECT, related_name="shipment_lines", verbose_name=_("order line")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+
+    class Meta:
+        verbose_name = _("shipment line")
+        verbose_name_plural = _("shipment lines")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="shipmentline_quantity_positive"),
+            models.UniqueConstraint(fields=["shipment", "order_line"], name="shipmentline_unique_line"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.order_line.sku}"

@@ -1,0 +1,165 @@
+"""One factory per model. Orders are built through order_create (as everything else
+creates them); the traits put an order into a workflow state through the services."""
+
+from decimal import Decimal
+
+import factory
+from django.contrib.auth.models import Group, User
+from django.db.models import F
+
+from inventory.models import Product, StockLevel, Warehouse
+from orders import services
+from orders.defaults import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
+from orders.models import Customer, OrderStatus, PaymentStatus
+from shipping.models import Carrier
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    is_staff = True
+    password = factory.django.Password("pass-1234")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+
+
+def warehouse_user(**kwargs):
+    return UserFactory(role=WAREHOUSE, **kwargs)
+
+
+def service_user(**kwargs):
+    return UserFactory(role=CUSTOMER_SERVICE, **kwargs)
+
+
+def manager_user(**kwargs):
+    return UserFactory(role=MANAGER, **kwargs)
+
+
+class WarehouseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Warehouse
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"WH{n}")
+    name = factory.LazyAttribute(lambda w: f"Warehouse {w.code}")
+    priority = factory.Sequence(lambda n: n + 1)
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    sku = factory.Sequence(lambda n: f"SKU-{n:04d}")
+    name = factory.Sequence(lambda n: f"Product {n}")
+    barcode = factory.Sequence(lambda n: f"4710000{n:06d}")
+    weight_grams = 250
+
+
+class StockLevelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StockLevel
+
+    product = factory.SubFactory("tests.factories.ProductFactory")
+    warehouse = factory.SubFactory("tests.factories.WarehouseFactory")
+    on_hand = 10
+    reserved = 0
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    phone = factory.Sequence(lambda n: f"0912-{n // 1000 % 1000:03d}-{n % 1000:03d}")
+
+
+class CarrierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Carrier
+        django_get_or_create = ("code",)
+
+    code = "TCAT"
+    name = "T-Cat"
+    tracking_number_pattern = r"\d{12}"
+    tracking_url_template = "https://track.example.com/?no={tracking_number}"
+
+
+def tick_manual_steps(order, *, actor=None):
+    for item in order.checklist_items.filter(state=order.status, done_at__isnull=True):
+        if not item.predicate:
+            services.checklist_tick(item=item, actor=actor)
+
+
+def order_to(order, status, *, actor=None):
+    """Drive an order along the main path to `status` through the services."""
+    from shipping.services import shipment_create
+
+    path = [OrderStatus.NEW, OrderStatus.PROCESSING, OrderStatus.PACKED, OrderStatus.SHIPPED,
+            OrderStatus.DELIVERED, OrderStatus.COMPLETED]
+    while path.index(order.status) < path.index(status):
+        tick_manual_steps(order, actor=actor)
+        if order.status == OrderStatus.PROCESSING:
+            order.lines.update(quantity_scanned=F("quantity"))
+        if order.status == OrderStatus.PACKED and not order.shipments.exists():
+            shipment_create(
+                order=order,
+                carrier=CarrierFactory(),
+                tracking_number=f"{order.pk:012d}",
+                actor=actor,
+            )
+        order = services.order_advance(order=order, actor=actor)
+    return order
+
+
+class OrderFactory(factory.Factory):
+    """OrderFactory(lines=2, status="packed") creates stock, the order and drives it."""
+
+    class Meta:
+        model = dict  # built by order_create below
+
+    number = factory.Sequence(lambda n: f"SO-{10000 + n}")
+    customer = factory.SubFactory(CustomerFactory)
+    lines = 1
+    quantity = 1
+    warehouse = None
+    stock = 10
+    payment_status = PaymentStatus.PAID
+    status = OrderStatus.NEW
+    ship_name = factory.LazyAttribute(lambda o: o.customer.name)
+    ship_phone = factory.LazyAttribute(lambda o: o.customer.phone)
+    ship_address1 = "No. 7, Section 5, Xinyi Road"
+    ship_city = "Taipei"
+    ship_postcode = "110"
+
+    class Params:
+        processing = factory.Trait(status=OrderStatus.PROCESSING)
+        packed = factory.Trait(status=OrderStatus.PACKED)
+        shipped = factory.Trait(status=OrderStatus.SHIPPED)
+        delivered = factory.Trait(status=OrderStatus.DELIVERED)
+
+    @classmethod
+    def _create(cls, model_class, *, number, customer, lines, quantity, warehouse, stock, status, **fields):
+        warehouse = warehouse or WarehouseFactory(code="MAIN", priority=1)
+        products = lines if isinstance(lines, list) else [ProductFactory() for _ in range(lines)]
+        for product in products:
+            if stock:
+                level, _created = StockLevel.objects.get_or_create(product=product, warehouse=warehouse)
+                level.on_hand += stock
+                level.save()
+        order = services.order_create(
+            number=number,
+            customer=customer,
+            lines=[{"product": p, "quantity": quantity, "unit_price": Decimal("120.00")} for p in products],
+            **fields,
+        )
+        return order_to(order, status)
+
+    _build = _create
