@@ -65,3 +65,63 @@ def available_actions(order, user, rows=None):
                 reason = _("Missing: %(steps)s") % {"steps": ", ".join(missing)}
         actions.append({"code": code, "label": label, "action": action, "enabled": not reason, "reason": reason})
     return actions
+
+
+# --- search ---------------------------------------------------------------------
+
+SEARCH_MAX_LENGTH = 200
+NAME_MIN_LENGTH = 2
+_PHONE_CHARS = set("0123456789+-() .")
+
+
+class SearchTooLong(ValueError):
+    pass
+
+
+def classify_search(term):
+    """What a search box entry can be: {"number", "email", "phone", "tracking", "name"}
+    → the normalised value to look up. Exact identifiers use indexed columns; only
+    the name is a partial match (backed by a trigram index on PostgreSQL)."""
+    from .phones import normalize_phone
+
+    term = (term or "").strip()
+    if not term:
+        return {}
+    if len(term) > SEARCH_MAX_LENGTH:
+        raise SearchTooLong(_("The search is too long (at most %(max)s characters).") % {"max": SEARCH_MAX_LENGTH})
+    lookups = {"number": term, "tracking": term.upper().replace(" ", "")}
+    if "@" in term:
+        lookups["email"] = term.lower()
+    if set(term) <= _PHONE_CHARS:
+        digits = normalize_phone(term)
+        if len(digits) >= 6:
+            lookups["phone"] = digits
+    if len(term) >= NAME_MIN_LENGTH and "@" not in term:
+        lookups["name"] = term
+    return lookups
+
+
+def order_search_filter(term):
+    """A Q over Order matching the search box entry (see classify_search)."""
+    from django.db.models import Q
+
+    from shipping.models import Shipment
+
+    from .models import Customer
+
+    lookups = classify_search(term)
+    if not lookups:
+        return Q(pk__in=[])
+    q = Q(number=lookups["number"]) | Q(number=lookups["number"].upper())
+    q |= Q(pk__in=Shipment.objects.filter(tracking_number=lookups["tracking"]).values("order_id"))
+    customer_q = Q(pk__in=[])
+    if "email" in lookups:
+        customer_q |= Q(email=lookups["email"])
+    if "phone" in lookups:
+        customer_q |= Q(phone_digits=lookups["phone"])
+    if "name" in lookups:
+        # Names are matched on customers (far fewer rows than orders), never by
+        # scanning the orders table.
+        customer_q |= Q(name__icontains=lookups["name"])
+    q |= Q(customer_id__in=Customer.objects.filter(customer_q).values("pk"))
+    return q
