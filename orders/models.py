@@ -340,6 +340,9 @@ class OrderEvent(models.Model):
                 data.get("carrier", ""),
                 data.get("tracking_number", ""),
             )
+        if self.kind == OrderEvent.Kind.SCAN:
+            verb = gettext("Undid a scan of") if data.get("action") == "undo" else gettext("Scanned")
+            return "%s %s (%s)" % (verb, data.get("sku", ""), data.get("scanned", ""))
         if self.kind == OrderEvent.Kind.NOTIFICATION:
             return gettext("E-mail sent to %(to)s") % {"to": data.get("to", "")}
         if self.kind == OrderEvent.Kind.ADDRESS:

@@ -495,3 +495,97 @@ def order_correct_address(*, order, actor, **fields):
     order.save(update_fields=list(changed))
     event_add(order=order, kind=OrderEvent.Kind.ADDRESS, actor=actor, data={"changed": changed})
     return order
+
+
+# --- packing station --------------------------------------------------------------
+
+
+def _scannable_order(order, *, actor):
+    require_permission(actor, "orders.scan_items", _("scan items"))
+    order = _lock_order(order)
+    if order.status != S.PROCESSING:
+        raise WorkflowError(
+            _("Order %(number)s is %(status)s; items are scanned while it is Processing.")
+            % {"number": order.number, "status": workflow.status_label(order.status)}
+        )
+    return order
+
+
+@transaction.atomic
+def order_scan(*, order, code, actor):
+    """One item scanned at the packing station: its line's scanned count grows by one.
+
+    The code is a product barcode or SKU. A product not in the order, or one more
+    than ordered, is refused and nothing is counted. The order row is locked, so
+    two stations scanning the same order cannot over-count.
+    """
+    from inventory.models import Product
+
+    code = (code or "").strip()
+    if not code:
+        raise WorkflowError(_("Nothing was scanned."))
+    if len(code) > 64:
+        raise WorkflowError(_("“%(code)s…” is not a barcode or SKU.") % {"code": code[:20]})
+    order = _scannable_order(order, actor=actor)
+    lines = list(order.lines.select_related("product").order_by("pk"))
+    matching = [
+        line for line in lines if line.product.barcode == code or line.sku.casefold() == code.casefold()
+    ]
+    if not matching:
+        product = Product.objects.filter(barcode=code).first() or Product.objects.filter(sku__iexact=code).first()
+        if product is None:
+            raise WorkflowError(_("Unknown barcode or SKU “%(code)s”. Nothing was counted.") % {"code": code})
+        raise WorkflowError(
+            _("%(sku)s (%(name)s) is not in order %(number)s. Nothing was counted; put it aside.")
+            % {"sku": product.sku, "name": product.name, "number": order.number}
+        )
+    line = next((line for line in matching if line.quantity_scanned < line.quantity), None)
+    if line is None:
+        line = matching[0]
+        raise WorkflowError(
+            _("Too many %(sku)s: all %(quantity)s already scanned. Nothing was counted; put it aside.")
+            % {"sku": line.sku, "quantity": sum(m.quantity for m in matching)}
+        )
+    line.quantity_scanned += 1
+    line.save(update_fields=["quantity_scanned"])
+    event_add(
+        order=order,
+        kind=OrderEvent.Kind.SCAN,
+        actor=actor,
+        data={"action": "scan", "line": line.pk, "sku": line.sku, "code": code, "scanned": line.quantity_scanned},
+    )
+    return line
+
+
+def _last_undoable_scan(order):
+    """The newest scan not already undone (undo works like a stack)."""
+    undos = 0
+    for event in order.events.filter(kind=OrderEvent.Kind.SCAN).order_by("-id").only("id", "data"):
+        if event.data.get("action") == "undo":
+            undos += 1
+        elif undos:
+            undos -= 1
+        else:
+            return event
+    return None
+
+
+@transaction.atomic
+def order_scan_undo(*, order, actor):
+    """Take back the last scan of the order (a wrong item was counted by mistake)."""
+    order = _scannable_order(order, actor=actor)
+    event = _last_undoable_scan(order)
+    if event is None:
+        raise WorkflowError(_("There is no scan to undo on order %(number)s.") % {"number": order.number})
+    line = OrderLine.objects.get(pk=event.data["line"], order=order)
+    if line.quantity_scanned == 0:
+        raise WorkflowError(_("There is no scan to undo on order %(number)s.") % {"number": order.number})
+    line.quantity_scanned -= 1
+    line.save(update_fields=["quantity_scanned"])
+    event_add(
+        order=order,
+        kind=OrderEvent.Kind.SCAN,
+        actor=actor,
+        data={"action": "undo", "line": line.pk, "sku": line.sku, "scanned": line.quantity_scanned},
+    )
+    return line
