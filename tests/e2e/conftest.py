@@ -1,0 +1,75 @@
+"""Browser tests: Playwright (Python) driving Debian's Chromium against live_server.
+
+Never `playwright install`: the browser is /usr/bin/chromium (or $CHROMIUM_PATH).
+Where there is none the tests skip with that reason, except under E2E_REQUIRED=1
+(set by .ci/run), where a missing browser is a failure.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests
+# make to set up data are ordinary blocking calls, which Django would otherwise refuse.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("E2E_REQUIRED") == "1":
+            pytest.fail(f"E2E_REQUIRED=1 but no Chromium at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def login(page):
+    def login_as(user, password="pass-1234"):
+        page.goto("/admin/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", password)
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/admin/")
+        return page
+
+    return login_as
+
+
+@pytest.fixture
+def screenshot(page, request):
+    """Call at the end of a test: saves test-artifacts/<test name>.png."""
+
+    def save(name=None):
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name or request.node.name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
