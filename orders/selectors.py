@@ -101,8 +101,16 @@ def classify_search(term):
     return lookups
 
 
+SEARCH_MATCH_LIMIT = 500
+
+
 def order_search_filter(term):
-    """A Q over Order matching the search box entry (see classify_search)."""
+    """A Q over Order matching the search box entry (see classify_search).
+
+    Each identifier is resolved first with its own indexed query, and the result is
+    a Q on primary keys and customer ids. (One WHERE with OR-ed subqueries would
+    make PostgreSQL scan the whole orders table.)
+    """
     from django.db.models import Q
 
     from shipping.models import Shipment
@@ -112,16 +120,25 @@ def order_search_filter(term):
     lookups = classify_search(term)
     if not lookups:
         return Q(pk__in=[])
-    q = Q(number=lookups["number"]) | Q(number=lookups["number"].upper())
-    q |= Q(pk__in=Shipment.objects.filter(tracking_number=lookups["tracking"]).values("order_id"))
-    customer_q = Q(pk__in=[])
+    numbers = {lookups["number"], lookups["number"].upper()}
+    order_ids = set(Order.objects.filter(number__in=numbers).values_list("pk", flat=True))
+    order_ids.update(
+        Shipment.objects.filter(tracking_number=lookups["tracking"]).values_list("order_id", flat=True)[
+            :SEARCH_MATCH_LIMIT
+        ]
+    )
+    customer_q = Q()
     if "email" in lookups:
         customer_q |= Q(email=lookups["email"])
     if "phone" in lookups:
         customer_q |= Q(phone_digits=lookups["phone"])
     if "name" in lookups:
-        # Names are matched on customers (far fewer rows than orders), never by
-        # scanning the orders table.
+        # Names are matched on customers (far fewer rows than orders; a trigram
+        # index on PostgreSQL), never by scanning the orders table.
         customer_q |= Q(name__icontains=lookups["name"])
-    q |= Q(customer_id__in=Customer.objects.filter(customer_q).values("pk"))
-    return q
+    customer_ids = (
+        list(Customer.objects.filter(customer_q).values_list("pk", flat=True)[:SEARCH_MATCH_LIMIT])
+        if customer_q
+        else []
+    )
+    return Q(pk__in=sorted(order_ids)) | Q(customer_id__in=customer_ids)
