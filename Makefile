@@ -40,8 +40,9 @@ messages: install-dev
 	$(PY) manage.py makemessages -l zh_Hant --ignore=.venv --ignore=tests --ignore=bench
 	$(PY) manage.py compilemessages -l zh_Hant --ignore=.venv
 
+# Needs DATABASE_URL pointing at a PostgreSQL database it may fill (see bench/).
 bench: install-dev
-	$(PY) -m bench.run
+	$(PY) -m bench.search_bench
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts
