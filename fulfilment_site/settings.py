@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "import_export",
     "django_tasks",
     "django_tasks_db",
+    "rangefilter",
     "inventory",
     "orders",
     "shipping",

@@ -1,1 +1,311 @@
 from . import admin_reference  # noqa: F401  (customers, checklist templates, target times)
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import Count, F, Prefetch
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rangefilter.filters import DateRangeFilter
+
+from inventory.permissions import has_permission
+
+from . import checklist, workflow
+from .admin_actions import OrderBulkActionsMixin
+from .admin_filters import CarrierFilter, OverdueFilter, human_duration, status_targets
+from .admin_views import OrderActionViewsMixin
+from .admin_printables import PrintablesAdminMixin
+from .admin_packing import PackingStationAdminMixin
+from .models import Order, OrderChecklistItem, OrderEvent, OrderStatus, PaymentStatus
+from .selectors import (
+    SEARCH_MAX_LENGTH,
+    SearchTooLong,
+    available_actions,
+    checklist_progress,
+    checklist_rows,
+    order_for_page,
+    order_search_filter,
+)
+from .services import ADDRESS_FIELDS
+
+
+def status_badge(status, label):
+    return format_html('<span class="order-badge order-badge--{}">{}</span>', status, label)
+
+
+def time_in_status(order, targets, now):
+    """(human duration, target timedelta or None, overdue?)"""
+    age = now - order.status_changed_at
+    target = targets.get(order.status)
+    return human_duration(age), target, target is not None and age > target
+
+
+class OrderChangeList(ChangeList):
+    """Loads, for the rows of one page, what the progress and time columns show:
+    the current state's checklist, lines, shipments and stock (a fixed number of
+    queries however many rows)."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        from shipping.models import Shipment
+
+        return (
+            super()
+            .get_queryset(request, exclude_parameters)
+            .prefetch_related(
+                Prefetch("checklist_items", queryset=OrderChecklistItem.objects.filter(state=F("order__status"))),
+                "lines",
+                Prefetch("shipments", queryset=Shipment.objects.select_related("carrier")),
+            )
+        )
+
+    def get_results(self, request):
+        super().get_results(request)
+        orders = list(self.result_list)
+        checklist.prefetch_stock(orders)
+        targets, now = status_targets(request), timezone.now()
+        for order in orders:
+            order.admin_progress = checklist_progress(checklist_rows(order))
+            order.admin_time = time_in_status(order, targets, now)
+
+
+@admin.register(Order)
+class OrderAdmin(PackingStationAdminMixin, PrintablesAdminMixin, OrderActionViewsMixin, OrderBulkActionsMixin, admin.ModelAdmin):
+    list_display = [
+        "number",
+        "customer_name",
+        "status_display",
+        "progress_display",
+        "time_display",
+        "warehouse_display",
+        "total_display",
+        "placed_display",
+    ]
+    list_display_links = ["number"]
+    list_select_related = ["customer", "warehouse"]
+    list_filter = [
+        "status",
+        OverdueFilter,
+        "warehouse",
+        CarrierFilter,
+        "payment_status",
+        ("placed_at", DateRangeFilter),
+    ]
+    search_fields = ["number"]  # shows the box; get_search_results() does the matching
+    search_help_text = gettext_lazy("Order number, e-mail, phone, tracking number or part of a name.")
+    show_full_result_count = False  # one COUNT over the whole table less per page
+    list_per_page = 50
+    actions = ["advance_selected", "hold_selected"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "number",
+                    "customer",
+                    "placed_at",
+                    "payment_status",
+                    "currency",
+                    "total",
+                    "delivery_method",
+                    "warehouse",
+                ]
+            },
+        ),
+        (gettext_lazy("Ship to"), {"fields": ADDRESS_FIELDS}),
+    ]
+    readonly_fields = [field for _name, options in fieldsets for field in options["fields"]]
+
+    class Media:
+        css = {"all": ["orders/admin.css"]}
+
+    # Orders come from imports and the shop; they change only through the
+    # workflow views, never through this form.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("customer", "warehouse")
+
+    def get_changelist(self, request, **kwargs):
+        return OrderChangeList
+
+    # --- list columns ---------------------------------------------------------------
+
+    @admin.display(description=gettext_lazy("customer"), ordering="customer__name")
+    def customer_name(self, order):
+        return order.customer.name
+
+    @admin.display(description=gettext_lazy("status"), ordering="status")
+    def status_display(self, order):
+        return status_badge(order.status, order.get_status_display())
+
+    @admin.display(description=gettext_lazy("checklist"))
+    def progress_display(self, order):
+        progress = getattr(order, "admin_progress", None)
+        if progress is None or progress[0] == "0/0":
+            return "—"
+        text, ready = progress
+        return format_html('<span class="order-progress{}">{}</span>', " order-progress--ready" if ready else "", text)
+
+    @admin.display(description=gettext_lazy("in state for"), ordering="status_changed_at")
+    def time_display(self, order):
+        if not hasattr(order, "admin_time"):
+            return "—"
+        text, target, overdue = order.admin_time
+        if overdue:
+            return format_html(
+                '<span class="order-overdue" title="{}">{}</span>',
+                _("Target: %(hours)s h") % {"hours": int(target.total_seconds() // 3600)},
+                text,
+            )
+        return text
+
+    @admin.display(description=gettext_lazy("warehouse"), ordering="warehouse__code")
+    def warehouse_display(self, order):
+        return order.warehouse.code if order.warehouse else "—"
+
+    @admin.display(description=gettext_lazy("total"), ordering="total")
+    def total_display(self, order):
+        return format_html(
+            '<span class="order-total">{} {}</span>',
+            order.currency,
+            number_format(order.total, 2, force_grouping=True),
+        )
+
+    @admin.display(description=gettext_lazy("placed"), ordering="placed_at")
+    def placed_display(self, order):
+        placed = timezone.localtime(order.placed_at)
+        return format_html('<span title="{}">{}</span>', placed.strftime("%Y-%m-%d %H:%M"), placed.strftime("%Y-%m-%d"))
+
+    # --- list page ------------------------------------------------------------------
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        try:
+            return queryset.filter(order_search_filter(search_term)), False
+        except SearchTooLong as error:
+            messages.warning(request, str(error))
+            return queryset.none(), False
+
+    def _exact_number(self, request):
+        """The order whose number is exactly what was searched for, if any."""
+        term = request.GET.get("q", "").strip()
+        if not term or len(term) > SEARCH_MAX_LENGTH:
+            return None
+        matches = dict(Order.objects.filter(number__in={term, term.upper()}).values_list("number", "pk"))
+        return matches.get(term) or matches.get(term.upper())
+
+    def status_counts(self, request):
+        """Orders per status (one GROUP BY), each linking to the status filter."""
+        counts = dict(Order.objects.order_by().values_list("status").annotate(count=Count("pk")))
+        params = request.GET.copy()
+        params.pop("p", None)
+        params.pop("status__exact", None)
+        current = request.GET.get("status__exact", "")
+        rows = [
+            {
+                "status": "",
+                "label": _("All"),
+                "count": sum(counts.values()),
+                "url": "?" + params.urlencode(),
+                "active": not current,
+            }
+        ]
+        for status in OrderStatus:
+            rows.append(
+                {
+                    "status": status.value,
+                    "label": status.label,
+                    "count": counts.get(status.value, 0),
+                    "url": "?" + urlencode({**params.dict(), "status__exact": status.value}),
+                    "active": current == status.value,
+                }
+            )
+        return rows
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            pk = self._exact_number(request)
+            if pk is not None:
+                return HttpResponseRedirect(
+                    reverse(f"{self.admin_site.name}:orders_order_change", args=[pk])
+                )
+        extra_context = {**(extra_context or {}), "status_counts": self.status_counts(request)}
+        return super().changelist_view(request, extra_context)
+
+    # --- order page -----------------------------------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(self.order_page_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def order_page_context(self, request, obj):
+        from shipping.models import Carrier
+        from shipping.services import SHIPPABLE
+
+        user = request.user
+        order = order_for_page(obj.pk)
+        rows = checklist_rows(order)
+        progress, ready = checklist_progress(rows)
+        events = list(order.events.all())
+        hold_reason = ""
+        if order.status == OrderStatus.ON_HOLD:
+            hold_reason = next(
+                (
+                    event.message
+                    for event in events
+                    if event.kind == OrderEvent.Kind.TRANSITION and (event.data or {}).get("to") == OrderStatus.ON_HOLD
+                ),
+                "",
+            )
+        age, target, overdue = time_in_status(order, status_targets(request), timezone.now())
+        can_tick = has_permission(user, "orders.tick_checklist")
+        can_ship = has_permission(user, "shipping.add_shipment") and order.status in SHIPPABLE
+        return {
+            "title": _("Order %(number)s") % {"number": order.number},
+            "subtitle": None,
+            "order": order,
+            "status_badge": status_badge(order.status, order.get_status_display()),
+            "time_in_status": age,
+            "target_hours": int(target.total_seconds() // 3600) if target else None,
+            "overdue": overdue,
+            "hold_reason": hold_reason,
+            "checklist": [
+                {
+                    "item": item,
+                    "done": done,
+                    "hint": hint,
+                    "tickable": can_tick
+                    and (not item.predicate or item.predicate in checklist.TICKABLE_BY_HAND),
+                }
+                for item, done, hint in rows
+            ],
+            "progress": progress,
+            "ready": ready,
+            "actions": available_actions(order, user, rows),
+            "lines": list(order.lines.all()),
+            "shipments": list(order.shipments.all()),
+            "events": events,
+            "carriers": list(Carrier.objects.filter(is_active=True).order_by("name")) if can_ship else [],
+            "can_ship": can_ship,
+            "can_confirm_delivery": has_permission(user, "orders.advance_order"),
+            "can_mark_paid": has_permission(user, "orders.mark_paid")
+            and order.payment_status != PaymentStatus.PAID
+            and order.status not in {OrderStatus.CANCELLED, OrderStatus.RETURNED},
+            "can_note": has_permission(user, "orders.add_note"),
+            "can_correct_address": has_permission(user, "orders.correct_address")
+            and order.status in workflow.BEFORE_SHIPPING,
+        }

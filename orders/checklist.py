@@ -27,15 +27,17 @@ def stock_available(order):
         wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
     if not wanted:
         return False, _("The order has no lines.")
+    snapshot = getattr(order, "_stock_snapshot", None)  # set by prefetch_stock() on list pages
     if order.warehouse_id:
         warehouse_ids = [order.warehouse_id]
+    elif snapshot is not None:
+        warehouse_ids = snapshot[0]
     else:
         warehouse_ids = list(Warehouse.objects.filter(is_active=True).values_list("pk", flat=True))
-    available = {}
-    for level in StockLevel.objects.filter(warehouse_id__in=warehouse_ids, product_id__in=wanted).only(
-        "warehouse_id", "product_id", "on_hand", "reserved"
-    ):
-        available[(level.warehouse_id, level.product_id)] = level.available
+    if snapshot is not None:
+        available = snapshot[1]
+    else:
+        available = _available_stock(warehouse_ids, wanted)
     for warehouse_id in warehouse_ids:
         if all(available.get((warehouse_id, pid), 0) >= qty for pid, qty in wanted.items()):
             return True, ""
@@ -48,6 +50,30 @@ def stock_available(order):
     if short:
         return False, _("Not enough stock for: %(skus)s") % {"skus": ", ".join(short)}
     return False, _("No single warehouse holds every line.")
+
+
+def _available_stock(warehouse_ids, product_ids):
+    return {
+        (level.warehouse_id, level.product_id): level.available
+        for level in StockLevel.objects.filter(warehouse_id__in=warehouse_ids, product_id__in=product_ids).only(
+            "warehouse_id", "product_id", "on_hand", "reserved"
+        )
+    }
+
+
+def prefetch_stock(orders):
+    """Load what stock_available() reads for many orders at once (two queries), so a
+    list page can show checklist progress without a query per row. The orders must
+    have their lines prefetched; the snapshot is only as fresh as the page."""
+    orders = list(orders)
+    if not orders:
+        return
+    active_ids = list(Warehouse.objects.filter(is_active=True).values_list("pk", flat=True))
+    warehouse_ids = set(active_ids) | {order.warehouse_id for order in orders if order.warehouse_id}
+    product_ids = {line.product_id for order in orders for line in order.lines.all()}
+    available = _available_stock(warehouse_ids, product_ids)
+    for order in orders:
+        order._stock_snapshot = (active_ids, available)
 
 
 def all_items_scanned(order):

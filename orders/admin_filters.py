@@ -1,0 +1,81 @@
+"""List filters and per-request helpers of the order list."""
+
+import operator
+from datetime import timedelta
+from functools import reduce
+
+from django.contrib import admin
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from .models import StatusTarget
+
+
+def status_targets(request):
+    """{status: timedelta} from StatusTarget, loaded once per request."""
+    targets = getattr(request, "_order_status_targets", None)
+    if targets is None:
+        targets = {
+            status: timedelta(hours=hours)
+            for status, hours in StatusTarget.objects.values_list("status", "target_hours")
+        }
+        request._order_status_targets = targets
+    return targets
+
+
+def overdue_q(targets, now):
+    """Orders that have been in their state longer than its target (None: no targets)."""
+    conditions = [Q(status=status, status_changed_at__lt=now - target) for status, target in targets.items()]
+    return reduce(operator.or_, conditions) if conditions else None
+
+
+def human_duration(delta):
+    """Time in a state the way staff say it: "40 min", "5 h", "2 d"."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return gettext("%(count)s min") % {"count": minutes}
+    hours = minutes // 60
+    if hours < 48:
+        return gettext("%(count)s h") % {"count": hours}
+    return gettext("%(count)s d") % {"count": hours // 24}
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("overdue")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Past the target time")), ("no", _("Within the target time"))]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {"yes", "no"}:
+            return queryset
+        q = overdue_q(status_targets(request), timezone.now())
+        if q is None:
+            return queryset.none() if self.value() == "yes" else queryset
+        return queryset.filter(q) if self.value() == "yes" else queryset.exclude(q)
+
+
+class CarrierFilter(admin.SimpleListFilter):
+    """Orders with a (not cancelled) shipment with the carrier."""
+
+    title = _("carrier")
+    parameter_name = "carrier"
+
+    def lookups(self, request, model_admin):
+        from shipping.models import Carrier
+
+        return [(str(pk), name) for pk, name in Carrier.objects.order_by("name").values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        from shipping.models import Shipment
+
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        shipments = Shipment.objects.filter(carrier_id=int(value)).exclude(status=Shipment.Status.CANCELLED)
+        return queryset.filter(pk__in=shipments.values("order_id"))

@@ -1,0 +1,294 @@
+"""The order page's actions: one admin view per action, named
+admin:orders_order_<action>. Each checks the permission (the service checks it
+again), calls one service, turns a refusal into a message and goes back to the
+order page. Only `address` answers GET (its form); the rest are POST-only."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from inventory.exceptions import InventoryError
+
+from . import services, workflow
+from .exceptions import StaleAction, WorkflowError
+from .models import Order
+
+AddressForm = type(
+    "AddressForm", (forms.Form,), forms.fields_for_model(Order, fields=services.ADDRESS_FIELDS)
+)
+
+
+def _error_text(error):
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
+
+
+class OrderActionViewsMixin:
+    """get_urls() and views for the buttons and forms of the order page."""
+
+    # (action, answers GET too)
+    order_actions = [
+        ("advance", False),
+        ("hold", False),
+        ("resume", False),
+        ("cancel", False),
+        ("return", False),
+        ("tick", False),
+        ("untick", False),
+        ("note", False),
+        ("mark_paid", False),
+        ("address", True),
+        ("create_shipment", False),
+        ("shipment_delivered", False),
+    ]
+
+    def get_urls(self):
+        urls = []
+        for action, allows_get in self.order_actions:
+            view = getattr(self, f"{action}_view")
+            if not allows_get:
+                view = require_POST(view)
+            urls.append(
+                path(
+                    f"<path:object_id>/{action.replace('_', '-')}/",
+                    self.admin_site.admin_view(view),
+                    name=f"{self.opts.app_label}_{self.opts.model_name}_{action}",
+                )
+            )
+        return urls + super().get_urls()
+
+    # --- plumbing -------------------------------------------------------------------
+
+    def _order_or_404(self, request, object_id, perm):
+        if not request.user.has_perm(perm):
+            raise PermissionDenied
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            raise Http404(_("There is no order with that ID."))
+        if not self.has_view_permission(request, order):
+            raise PermissionDenied
+        return order
+
+    def _order_page(self, order):
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
+        )
+
+    def _run(self, request, order, call, success):
+        """Call a service; a refusal becomes a message (a stale one only a warning).
+        PermissionDenied from the service is left to become a 403."""
+        try:
+            result = call()
+        except StaleAction as error:
+            messages.warning(request, str(error))
+        except (WorkflowError, InventoryError, ValidationError) as error:
+            messages.error(request, _error_text(error))
+        else:
+            messages.success(request, success(result) if callable(success) else success)
+        return self._order_page(order)
+
+    # --- transitions ----------------------------------------------------------------
+
+    def advance_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.advance_order")
+        expected = request.POST.get("expected_status") or order.status
+        return self._run(
+            request,
+            order,
+            lambda: services.order_advance(order=order, actor=request.user, expected_status=expected),
+            lambda o: _("Order %(number)s is now %(status)s.")
+            % {"number": o.number, "status": o.get_status_display()},
+        )
+
+    def hold_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.hold_order")
+        return self._run(
+            request,
+            order,
+            lambda: services.order_hold(order=order, actor=request.user, reason=request.POST.get("reason", "")),
+            _("Order %(number)s is on hold.") % {"number": order.number},
+        )
+
+    def resume_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.resume_order")
+        return self._run(
+            request,
+            order,
+            lambda: services.order_resume(order=order, actor=request.user),
+            lambda o: _("Order %(number)s resumed; it is %(status)s again.")
+            % {"number": o.number, "status": o.get_status_display()},
+        )
+
+    def cancel_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.cancel_order")
+        return self._run(
+            request,
+            order,
+            lambda: services.order_cancel(order=order, actor=request.user, reason=request.POST.get("reason", "")),
+            _("Order %(number)s is cancelled.") % {"number": order.number},
+        )
+
+    def return_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.return_order")
+        restock = {}
+        for line in order.lines.all():
+            value = request.POST.get(f"restock-{line.pk}", "").strip() or "0"
+            if not value.isdigit():
+                messages.error(
+                    request,
+                    _("Enter how many of %(sku)s go back into stock as a whole number (0 for none).")
+                    % {"sku": line.sku},
+                )
+                return self._order_page(order)
+            restock[line.pk] = int(value)
+        return self._run(
+            request,
+            order,
+            lambda: services.order_return(
+                order=order, actor=request.user, reason=request.POST.get("reason", ""), restock=restock
+            ),
+            _("Return of order %(number)s recorded.") % {"number": order.number},
+        )
+
+    # --- checklist ------------------------------------------------------------------
+
+    def _item(self, request, order):
+        item_id = request.POST.get("item", "")
+        item = order.checklist_items.filter(pk=item_id).first() if item_id.isdigit() else None
+        if item is None:
+            messages.error(request, _("That step is not on order %(number)s.") % {"number": order.number})
+        return item
+
+    def tick_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.tick_checklist")
+        item = self._item(request, order)
+        if item is None:
+            return self._order_page(order)
+        return self._run(
+            request,
+            order,
+            lambda: services.checklist_tick(item=item, actor=request.user),
+            _("“%(step)s” ticked.") % {"step": item.display_label},
+        )
+
+    def untick_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.tick_checklist")
+        item = self._item(request, order)
+        if item is None:
+            return self._order_page(order)
+        return self._run(
+            request,
+            order,
+            lambda: services.checklist_untick(item=item, actor=request.user),
+            _("“%(step)s” unticked.") % {"step": item.display_label},
+        )
+
+    # --- corrections ----------------------------------------------------------------
+
+    def note_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.add_note")
+        return self._run(
+            request,
+            order,
+            lambda: services.order_add_note(order=order, actor=request.user, text=request.POST.get("text", "")),
+            _("Note added to order %(number)s.") % {"number": order.number},
+        )
+
+    def mark_paid_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.mark_paid")
+        return self._run(
+            request,
+            order,
+            lambda: services.order_mark_paid(order=order, actor=request.user),
+            _("Order %(number)s is marked paid.") % {"number": order.number},
+        )
+
+    def address_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.correct_address")
+        if order.status not in workflow.BEFORE_SHIPPING:
+            messages.error(
+                request,
+                _("Order %(number)s is %(status)s; its address can no longer be changed.")
+                % {"number": order.number, "status": order.get_status_display()},
+            )
+            return self._order_page(order)
+        initial = {name: getattr(order, name) for name in services.ADDRESS_FIELDS}
+        form = AddressForm(request.POST if request.method == "POST" else None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.order_correct_address(order=order, actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                for field, errors in getattr(error, "message_dict", {None: error.messages}).items():
+                    form.add_error(field if field in form.fields else None, errors)
+            except WorkflowError as error:
+                messages.error(request, str(error))
+                return self._order_page(order)
+            else:
+                if form.has_changed():
+                    messages.success(
+                        request, _("Shipping address of order %(number)s corrected.") % {"number": order.number}
+                    )
+                else:
+                    messages.info(request, _("The address was not changed."))
+                return self._order_page(order)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Correct the shipping address of order %(number)s") % {"number": order.number},
+            "subtitle": None,
+            "opts": self.opts,
+            "original": order,
+            "form": form,
+            "adminform": helpers.AdminForm(form, [(None, {"fields": services.ADDRESS_FIELDS})], {}),
+            "media": self.media + form.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/orders/order/address_form.html", context)
+
+    # --- shipments ------------------------------------------------------------------
+
+    def create_shipment_view(self, request, object_id):
+        from shipping.models import Carrier
+        from shipping.services import shipment_create
+
+        order = self._order_or_404(request, object_id, "shipping.add_shipment")
+        carrier_id = request.POST.get("carrier", "")
+        carrier = Carrier.objects.filter(pk=carrier_id, is_active=True).first() if carrier_id.isdigit() else None
+        if carrier is None:
+            messages.error(request, _("Choose a carrier."))
+            return self._order_page(order)
+        return self._run(
+            request,
+            order,
+            lambda: shipment_create(
+                order=order,
+                carrier=carrier,
+                tracking_number=request.POST.get("tracking_number", ""),
+                actor=request.user,
+            ),
+            lambda shipment: _("Shipment %(carrier)s %(number)s created.")
+            % {"carrier": carrier.name, "number": shipment.tracking_number},
+        )
+
+    def shipment_delivered_view(self, request, object_id):
+        from shipping.services import shipment_mark_delivered
+
+        order = self._order_or_404(request, object_id, "orders.advance_order")
+        shipment_id = request.POST.get("shipment", "")
+        shipment = order.shipments.filter(pk=shipment_id).first() if shipment_id.isdigit() else None
+        if shipment is None:
+            messages.error(request, _("That shipment is not on order %(number)s.") % {"number": order.number})
+            return self._order_page(order)
+        return self._run(
+            request,
+            order,
+            lambda: shipment_mark_delivered(shipment=shipment, actor=request.user),
+            lambda s: _("Shipment %(number)s is marked delivered.") % {"number": s.tracking_number},
+        )
