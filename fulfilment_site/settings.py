@@ -147,4 +147,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # python-barcode announces at INFO that Pillow is absent; we only draw SVG.
+    "loggers": {"pyBarcode": {"level": "WARNING"}},
 }
