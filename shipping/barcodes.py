@@ -1,16 +1,11 @@
 """Code128 barcodes as inline SVG, drawn locally by python-barcode (no service, no file)."""
 
-import contextlib
-import io
 import re
 from functools import lru_cache
 
-# python-barcode prints "Pillow not found" on import; we only draw SVG, which needs no
-# Pillow, and the notice must not end up in command output such as CSV on stdout.
-with contextlib.redirect_stdout(io.StringIO()):
-    from barcode import Code128
-    from barcode.errors import BarcodeError
-    from barcode.writer import SVGWriter
+from barcode import Code128
+from barcode.errors import BarcodeError
+from barcode.writer import SVGWriter
 
 # Sizes in millimetres. 0.33 mm bars read reliably on handheld and USB scanners from
 # a laser or a 203 dpi thermal print; the quiet zone either side is what scanners need.
