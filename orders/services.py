@@ -207,13 +207,17 @@ def step_passed(item, order):
 
 def missing_steps(order):
     """Labels of the required steps of the current state that are not done."""
+    return [label for label, _hint in _missing_steps_with_hints(order)]
+
+
+def _missing_steps_with_hints(order):
     missing = []
     for item in order.checklist_items.all():
         if item.state != order.status or not item.required:
             continue
-        done, _hint = step_passed(item, order)
+        done, hint = step_passed(item, order)
         if not done:
-            missing.append(item.display_label)
+            missing.append((item.display_label, hint))
     return missing
 
 
@@ -329,16 +333,17 @@ def order_advance(*, order, actor, expected_status=None):
     require_permission(actor, "orders.advance_order", _("advance orders"))
     order = _lock_order(order, expected_status=expected_status or order.status)
     _require_allowed(order, "advance")
-    missing = missing_steps(order)
+    missing = _missing_steps_with_hints(order)
     if missing:
+        # The hint says what to do about an automatic step (which SKU is short, ...).
         raise ChecklistIncomplete(
             _("Order %(number)s cannot leave %(status)s yet; missing: %(steps)s.")
             % {
                 "number": order.number,
                 "status": workflow.status_label(order.status),
-                "steps": ", ".join(f"“{label}”" for label in missing),
+                "steps": ", ".join(f"“{label}” ({hint})" if hint else f"“{label}”" for label, hint in missing),
             },
-            missing=missing,
+            missing=[label for label, _hint in missing],
         )
     _auto_tick(order)
     target = workflow.NEXT_STATE[order.status]
@@ -488,6 +493,9 @@ def order_correct_address(*, order, actor, **fields):
     for name, value in fields.items():
         setattr(order, name, (value or "").strip())
     order.ship_country = order.ship_country.upper()
+    country = order.ship_country
+    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        raise ValidationError({"ship_country": _("Enter a two-letter country code, such as TW or JP.")})
     order.full_clean(exclude=["customer", "warehouse", "number"])
     changed = {name: [before[name], getattr(order, name)] for name in ADDRESS_FIELDS if before[name] != getattr(order, name)}
     if not changed:

@@ -100,7 +100,7 @@ def tick_manual_steps(order, *, actor=None):
 
 def order_to(order, status, *, actor=None):
     """Drive an order along the main path to `status` through the services."""
-    from shipping.services import shipment_create
+    from shipping.services import shipment_create, shipment_mark_delivered
 
     path = [OrderStatus.NEW, OrderStatus.PROCESSING, OrderStatus.PACKED, OrderStatus.SHIPPED,
             OrderStatus.DELIVERED, OrderStatus.COMPLETED]
@@ -115,6 +115,10 @@ def order_to(order, status, *, actor=None):
                 tracking_number=f"{order.pk:012d}",
                 actor=actor,
             )
+        if order.status == OrderStatus.SHIPPED:
+            # "Delivery confirmed" passes when the carrier reports delivery.
+            for shipment in order.shipments.filter(status="shipped"):
+                shipment_mark_delivered(shipment=shipment, actor=actor)
         order = services.order_advance(order=order, actor=actor)
     return order
 

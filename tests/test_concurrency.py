@@ -1,0 +1,215 @@
+"""Races between staff, with real threads and real transactions (issue 2, "Bad input
+and races"). Each thread has its own database connection and closes it at the end."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from inventory import services as stock
+from inventory.exceptions import InsufficientStock
+from inventory.models import StockLevel
+from orders import services
+from orders.exceptions import StaleAction, WorkflowError
+from orders.models import Order, OrderEvent, OrderStatus, PaymentStatus
+from tests.factories import (
+    CustomerFactory,
+    ProductFactory,
+    WarehouseFactory,
+    manager_user,
+    tick_manual_steps,
+    warehouse_user,
+)
+from tests.utils import ledger_mismatches, requires_postgresql
+
+# serialized_rollback: the roles and default checklist come from data migrations,
+# which a transactional test's flush would otherwise leave empty.
+pytestmark = [requires_postgresql, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+S = OrderStatus
+
+
+def race(*calls, timeout=60):
+    """Start every call at the same moment, each in its own thread; return what each
+    returned or raised, in the order given."""
+    barrier = threading.Barrier(len(calls))
+    outcomes = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait(timeout=timeout)
+            outcomes[index] = ("ok", call())
+        except Exception as error:  # noqa: BLE001  (the outcome is what the test asserts)
+            outcomes[index] = ("error", error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
+    return outcomes
+
+
+def new_order(lines, *, number):
+    """An order in `new` whose checklist allows it to start processing."""
+    customer = CustomerFactory()
+    order = services.order_create(
+        number=number,
+        customer=customer,
+        lines=[{"product": product, "quantity": quantity, "unit_price": Decimal("50")} for product, quantity in lines],
+        payment_status=PaymentStatus.PAID,
+        ship_name=customer.name,
+        ship_address1="1 Road",
+        ship_city="Taipei",
+    )
+    tick_manual_steps(order)
+    return order
+
+
+def stocked(product, warehouse, quantity):
+    stock.stock_receive(product=product, warehouse=warehouse, quantity=quantity, actor=None)
+    return product
+
+
+def test_two_staff_advancing_the_same_order_make_one_transition():
+    warehouse = WarehouseFactory(code="MAIN", priority=1)
+    first_user, second_user = warehouse_user(), warehouse_user()
+    for attempt in range(5):
+        order = new_order([(stocked(ProductFactory(), warehouse, 5), 1)], number=f"RACE-{attempt}")
+        # Each person's page loaded the order while it was new.
+        seen_by_first, seen_by_second = Order.objects.get(pk=order.pk), Order.objects.get(pk=order.pk)
+
+        outcomes = race(
+            lambda: services.order_advance(order=seen_by_first, actor=first_user),
+            lambda: services.order_advance(order=seen_by_second, actor=second_user),
+        )
+
+        kinds = sorted(kind for kind, _value in outcomes)
+        assert kinds == ["error", "ok"], outcomes
+        error = next(value for kind, value in outcomes if kind == "error")
+        assert isinstance(error, StaleAction)
+        assert "already" in str(error) and "Processing" in str(error)
+        order.refresh_from_db()
+        assert order.status == S.PROCESSING
+        assert order.events.filter(kind=OrderEvent.Kind.TRANSITION).count() == 1
+        assert StockLevel.objects.get(product=order.lines.get().product).reserved == 1
+    assert ledger_mismatches() == {}
+
+
+def test_twenty_reservations_race_for_the_last_unit():
+    warehouse = WarehouseFactory(code="MAIN", priority=1)
+    product = stocked(ProductFactory(sku="LAST-1"), warehouse, 1)
+    orders = [new_order([(product, 1)], number=f"LAST-{n:02d}") for n in range(20)]
+
+    outcomes = race(
+        *[
+            (
+                lambda order=order: stock.stock_reserve(
+                    order=order, warehouse=warehouse, lines=[(product, 1)], actor=None
+                )
+            )
+            for order in orders
+        ]
+    )
+
+    assert [kind for kind, _value in outcomes].count("ok") == 1, outcomes
+    for kind, value in outcomes:
+        if kind == "error":
+            assert isinstance(value, InsufficientStock), value
+            assert value.skus == ["LAST-1"] and "LAST-1" in str(value)
+    level = StockLevel.objects.get(product=product)
+    assert (level.on_hand, level.reserved) == (1, 1)
+    assert ledger_mismatches() == {}
+
+
+def test_twenty_orders_starting_processing_race_for_the_last_unit():
+    warehouse = WarehouseFactory(code="MAIN", priority=1)
+    product = stocked(ProductFactory(sku="LAST-2"), warehouse, 1)
+    orders = [new_order([(product, 1)], number=f"ADV-{n:02d}") for n in range(20)]
+    users = [warehouse_user() for _ in orders]
+
+    outcomes = race(
+        *[
+            (lambda order=order, user=user: services.order_advance(order=order, actor=user))
+            for order, user in zip(orders, users)
+        ]
+    )
+
+    assert [kind for kind, _value in outcomes].count("ok") == 1, outcomes
+    for kind, value in outcomes:
+        if kind == "error":
+            # Refused by the reservation under lock (InsufficientStock) or, for an order
+            # that looked after the winner committed, by its "Stock available" step.
+            assert isinstance(value, (InsufficientStock, WorkflowError)), value
+            assert "LAST-2" in str(value)
+    level = StockLevel.objects.get(product=product)
+    assert (level.on_hand, level.reserved) == (1, 1)
+    assert Order.objects.filter(status=S.PROCESSING).count() == 1
+    assert Order.objects.filter(status=S.NEW).count() == 19
+    assert ledger_mismatches() == {}
+
+
+def test_multi_line_orders_locking_products_in_opposite_orders_never_deadlock():
+    warehouse = WarehouseFactory(code="MAIN", priority=1)
+    tea = stocked(ProductFactory(sku="TEA"), warehouse, 1000)
+    cup = stocked(ProductFactory(sku="CUP"), warehouse, 1000)
+    user = manager_user()
+    for round_ in range(8):
+        orders = []
+        for n in range(3):
+            orders.append(new_order([(tea, 1), (cup, 2)], number=f"DL-{round_}-{n}A"))
+            orders.append(new_order([(cup, 1), (tea, 2)], number=f"DL-{round_}-{n}B"))
+
+        started = race(*[(lambda order=order: services.order_advance(order=order, actor=user)) for order in orders])
+        assert all(kind == "ok" for kind, _value in started), started
+
+        # And back again: the releases lock the same rows, again from both sides.
+        cancelled = race(
+            *[(lambda order=order: services.order_cancel(order=order, actor=user, reason="Race")) for order in orders]
+        )
+        assert all(kind == "ok" for kind, _value in cancelled), cancelled
+        assert ledger_mismatches() == {}
+
+    for product in (tea, cup):
+        level = StockLevel.objects.get(product=product)
+        assert (level.on_hand, level.reserved) == (1000, 0)
+
+
+def test_opposite_multi_line_orders_racing_for_scarce_stock_succeed_or_refuse_cleanly():
+    warehouse = WarehouseFactory(code="MAIN", priority=1)
+    tea = stocked(ProductFactory(sku="TEA"), warehouse, 5)
+    cup = stocked(ProductFactory(sku="CUP"), warehouse, 5)
+    for round_ in range(6):
+        orders = [
+            new_order([(tea, 1), (cup, 1)] if n % 2 else [(cup, 1), (tea, 1)], number=f"SC-{round_}-{n}")
+            for n in range(8)
+        ]
+        outcomes = race(
+            *[
+                (
+                    lambda order=order: stock.stock_reserve(
+                        order=order,
+                        warehouse=warehouse,
+                        lines=[(line.product, line.quantity) for line in order.lines.all()],
+                        actor=None,
+                    )
+                )
+                for order in orders
+            ]
+        )
+        assert [kind for kind, _value in outcomes].count("ok") == 5, outcomes
+        for kind, value in outcomes:
+            if kind == "error":
+                assert isinstance(value, InsufficientStock), value
+                assert value.skus and set(value.skus) <= {"TEA", "CUP"}
+        levels = {
+            level.product.sku: (level.on_hand, level.reserved) for level in StockLevel.objects.select_related("product")
+        }
+        assert levels == {"TEA": (5, 5), "CUP": (5, 5)}
+        assert ledger_mismatches() == {}
+        for order in orders:
+            stock.stock_release(order=order, actor=None)
