@@ -536,8 +536,12 @@ def order_scan(*, order, code, actor):
         raise WorkflowError(_("“%(code)s…” is not a barcode or SKU.") % {"code": code[:20]})
     order = _scannable_order(order, actor=actor)
     lines = list(order.lines.select_related("product").order_by("pk"))
+    # The product's current SKU as well as the one copied onto the line: a SKU renamed
+    # after the order was placed still finds its line instead of "not in this order".
     matching = [
-        line for line in lines if line.product.barcode == code or line.sku.casefold() == code.casefold()
+        line
+        for line in lines
+        if line.product.barcode == code or code.casefold() in (line.sku.casefold(), line.product.sku.casefold())
     ]
     if not matching:
         product = Product.objects.filter(barcode=code).first() or Product.objects.filter(sku__iexact=code).first()

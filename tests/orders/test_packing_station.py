@@ -1,0 +1,333 @@
+"""The packing station through the test client, as warehouse staff would use it."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from orders import services
+from orders.models import OrderEvent, OrderStatus
+from tests.factories import OrderFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def station_url():
+    return reverse("admin:orders_order_packing_station")
+
+
+@pytest.fixture
+def station(client, warehouse_user):
+    client.force_login(warehouse_user)
+    return client
+
+
+@pytest.fixture
+def order(db):
+    return OrderFactory(processing=True, lines=2, quantity=2)
+
+
+def texts(response):
+    return [str(message) for message in response.context["messages"]]
+
+
+def scan(client, order, code):
+    return client.post(reverse("admin:orders_order_scan"), {"order": order.pk, "code": code}, follow=True)
+
+
+def scanned(order):
+    return {line.sku: line.quantity_scanned for line in order.lines.all()}
+
+
+# --- opening an order -------------------------------------------------------------
+
+
+def test_station_without_an_order_asks_for_an_order_number(station):
+    response = station.get(station_url())
+    assert response.status_code == 200
+    assert response.context["order"] is None
+    assert 'name="number"' in response.content.decode()
+    assert "autofocus" in response.content.decode()
+
+
+def test_opens_an_order_by_its_number_in_any_case(station, order):
+    response = station.get(station_url(), {"number": f"  {order.number.lower()} "})
+    assert response.context["order"] == order
+    page = response.content.decode()
+    for line in order.lines.select_related("product"):
+        assert line.sku in page
+        assert line.product.barcode in page
+    assert response.context["status_line"] == "Scanned 0 of 4 items."
+    # With an order open, the same input takes product codes and posts them.
+    assert 'name="code"' in page
+    assert reverse("admin:orders_order_scan") in page
+
+
+def test_unknown_order_number_is_a_clear_message(station):
+    response = station.get(station_url(), {"number": "SO-NOPE"})
+    assert response.status_code == 200
+    assert response.context["order"] is None
+    assert response.context["refusal"] == "No order has the number “SO-NOPE”. Nothing was opened."
+    assert "packing-banner--error" in response.content.decode()
+
+
+def test_a_product_code_without_an_order_open_says_to_scan_the_order_first(station, order):
+    line = order.lines.select_related("product").first()
+    response = station.get(station_url(), {"number": line.product.barcode})
+    assert response.context["order"] is None
+    assert response.context["refusal"] == (
+        f"“{line.product.barcode}” is a product, not an order. Scan the order number on the packing slip first."
+    )
+    line.refresh_from_db()
+    assert line.quantity_scanned == 0
+
+
+def test_a_product_code_wins_over_an_order_with_the_same_number(station, order):
+    """The documented rule: a product's barcode or SKU is always scanned into the open order."""
+    line = order.lines.first()
+    OrderFactory(processing=True, number=line.sku)
+    scan(station, order, line.sku)
+    line.refresh_from_db()
+    assert line.quantity_scanned == 1
+
+
+def test_overlong_order_number_is_refused_without_a_lookup(station):
+    response = station.get(station_url(), {"number": "9" * 10_000})
+    assert response.status_code == 200
+    assert response.context["order"] is None
+    assert "not an order number" in response.context["refusal"]
+
+
+@pytest.mark.parametrize("status", [OrderStatus.NEW, OrderStatus.PACKED])
+def test_order_not_in_processing_is_not_opened_and_says_its_state(station, status):
+    order = OrderFactory(status=status)
+    response = station.get(station_url(), {"number": order.number})
+    assert response.context["order"] is None
+    assert response.context["refusal"].startswith(f"Order {order.number} is {OrderStatus(status).label};")
+
+
+def test_order_on_hold_is_not_opened(station, order, warehouse_user):
+    services.order_hold(order=order, actor=warehouse_user, reason="Customer asked to wait")
+    response = station.get(station_url(), {"number": order.number})
+    assert response.context["order"] is None
+    assert f"Order {order.number} is On hold;" in response.context["refusal"]
+
+
+# --- scanning ---------------------------------------------------------------------
+
+
+def test_scanning_a_barcode_counts_one_and_highlights_the_line(station, order):
+    line = order.lines.select_related("product").first()
+    response = scan(station, order, line.product.barcode)
+    assert response.redirect_chain[-1][0] == f"{station_url()}?number={order.number}&line={line.pk}"
+    assert texts(response) == [f"{line.sku} counted: 1 of 2."]
+    assert response.context["highlighted_line"] == line.pk
+    assert f'id="line-{line.pk}" class="packing-line is-partial is-highlighted"' in response.content.decode()
+    line.refresh_from_db()
+    assert line.quantity_scanned == 1
+
+
+def test_scanning_a_product_not_in_the_order_is_refused_loudly(station, order):
+    stranger = ProductFactory()
+    response = scan(station, order, stranger.barcode)
+    assert texts(response) == [
+        f"{stranger.sku} ({stranger.name}) is not in order {order.number}. Nothing was counted; put it aside."
+    ]
+    page = response.content.decode()
+    assert 'class="packing-banner packing-banner--error"' in page
+    assert 'data-sound="error"' in page
+    assert response.context["order"] == order  # still open for the next scan
+    assert set(scanned(order).values()) == {0}
+    assert not order.events.filter(kind=OrderEvent.Kind.SCAN).exists()
+
+
+def test_scanning_an_unknown_code_is_refused(station, order):
+    response = scan(station, order, "0000000000000")
+    assert texts(response) == ["Unknown barcode or SKU “0000000000000”. Nothing was counted."]
+    assert set(scanned(order).values()) == {0}
+
+
+def test_one_more_than_ordered_is_refused(station, order):
+    line = order.lines.first()
+    scan(station, order, line.sku)
+    scan(station, order, line.sku.lower())
+    response = scan(station, order, line.sku)
+    assert texts(response) == [f"Too many {line.sku}: all 2 already scanned. Nothing was counted; put it aside."]
+    assert 'data-sound="error"' in response.content.decode()
+    line.refresh_from_db()
+    assert line.quantity_scanned == 2
+
+
+def test_undo_takes_back_the_last_scan(station, order):
+    first, second = order.lines.all()
+    scan(station, order, first.sku)
+    scan(station, order, second.sku)
+    response = station.post(reverse("admin:orders_order_scan_undo"), {"order": order.pk}, follow=True)
+    assert texts(response) == [f"Last scan undone: {second.sku} is now 0 of 2."]
+    assert scanned(order) == {first.sku: 1, second.sku: 0}
+    response = station.post(reverse("admin:orders_order_scan_undo"), {"order": order.pk}, follow=True)
+    response = station.post(reverse("admin:orders_order_scan_undo"), {"order": order.pk}, follow=True)
+    assert texts(response) == [f"There is no scan to undo on order {order.number}."]
+    assert scanned(order) == {first.sku: 0, second.sku: 0}
+
+
+def test_a_code_that_is_another_order_number_opens_that_order(station, order):
+    other = OrderFactory(processing=True)
+    response = scan(station, order, other.number.lower())
+    assert response.context["order"] == other
+    assert set(scanned(order).values()) == {0}
+
+
+def test_scanning_the_open_orders_own_number_counts_nothing(station, order):
+    response = scan(station, order, order.number)
+    assert response.context["order"] == order
+    assert texts(response) == [f"Order {order.number} is open."]
+    assert set(scanned(order).values()) == {0}
+
+
+def test_a_scan_after_the_order_was_packed_changes_nothing(station, order, warehouse_user):
+    from tests.factories import order_to
+
+    order = order_to(order, OrderStatus.PACKED)
+    line = order.lines.first()
+    response = scan(station, order, line.sku)
+    assert texts(response) == [f"Order {order.number} is Packed; items are scanned while it is Processing."]
+    assert response.context["order"] is None  # the station waits for the next order
+    line.refresh_from_db()
+    assert line.quantity_scanned == line.quantity
+
+
+def test_scan_for_a_missing_order_is_a_message_not_an_error_page(station):
+    response = station.post(reverse("admin:orders_order_scan"), {"order": "999999", "code": "X"}, follow=True)
+    assert response.status_code == 200
+    assert texts(response) == ["That order no longer exists. Scan an order number."]
+
+
+# --- checklist and advancing ------------------------------------------------------
+
+
+def test_all_items_scanned_passes_the_automatic_step(station, order):
+    for line in order.lines.all():
+        for _unit in range(line.quantity):
+            scan(station, order, line.sku)
+    response = station.get(station_url(), {"number": order.number})
+    steps = {step["item"].predicate: step for step in response.context["steps"]}
+    assert steps["all_items_scanned"]["done"] is True
+    assert response.context["status_kind"] == "steps"
+    assert "All 4 items scanned. Still to do:" in response.context["status_line"]
+
+
+def test_ticking_a_manual_step(station, order, warehouse_user):
+    item = order.checklist_items.get(state=OrderStatus.PROCESSING, label="Items picked")
+    response = station.post(
+        reverse("admin:orders_order_packing_tick"), {"order": order.pk, "item": item.pk}, follow=True
+    )
+    assert texts(response) == ["“Items picked” ticked."]
+    item.refresh_from_db()
+    assert item.done_by == warehouse_user
+    # Ticking twice is a message, not a second tick.
+    response = station.post(
+        reverse("admin:orders_order_packing_tick"), {"order": order.pk, "item": item.pk}, follow=True
+    )
+    assert texts(response) == ["“Items picked” was already ticked by warehouse."]
+
+
+def test_the_automatic_step_cannot_be_ticked_by_hand(station, order):
+    item = order.checklist_items.get(state=OrderStatus.PROCESSING, predicate="all_items_scanned")
+    response = station.post(
+        reverse("admin:orders_order_packing_tick"), {"order": order.pk, "item": item.pk}, follow=True
+    )
+    assert "checked automatically" in texts(response)[0]
+    item.refresh_from_db()
+    assert item.done_at is None
+
+
+def test_a_step_of_another_order_is_refused(station, order):
+    other = OrderFactory(processing=True)
+    item = other.checklist_items.filter(state=OrderStatus.PROCESSING, predicate="").first()
+    response = station.post(
+        reverse("admin:orders_order_packing_tick"), {"order": order.pk, "item": item.pk}, follow=True
+    )
+    assert texts(response) == [f"That step is not on order {order.number}."]
+    item.refresh_from_db()
+    assert item.done_at is None
+
+
+def test_advance_refused_while_steps_are_missing(station, order):
+    response = station.post(reverse("admin:orders_order_packing_advance"), {"order": order.pk}, follow=True)
+    assert "missing" in texts(response)[0]
+    assert "Every item scanned at the packing station" in texts(response)[0]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PROCESSING
+    assert response.context["order"] == order
+
+
+def test_advance_to_packed_then_ready_for_the_next_order(station, order):
+    for line in order.lines.all():
+        for _unit in range(line.quantity):
+            scan(station, order, line.sku)
+    for item in order.checklist_items.filter(state=OrderStatus.PROCESSING, predicate=""):
+        station.post(reverse("admin:orders_order_packing_tick"), {"order": order.pk, "item": item.pk})
+    page = station.get(station_url(), {"number": order.number})
+    assert page.context["status_kind"] == "ready"
+    assert page.context["advance"]["enabled"]
+    response = station.post(reverse("admin:orders_order_packing_advance"), {"order": order.pk}, follow=True)
+    assert response.redirect_chain[-1][0] == station_url()
+    assert texts(response) == [f"{order.number} packed. Scan the next order."]
+    assert response.context["order"] is None
+    assert 'name="number"' in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PACKED
+
+
+# --- permissions and methods ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["scan", "scan_undo", "packing_tick", "packing_advance"])
+def test_changing_views_are_post_only(station, name):
+    assert station.get(reverse(f"admin:orders_order_{name}")).status_code == 405
+
+
+def test_customer_service_cannot_use_the_station(client, service_user, order):
+    client.force_login(service_user)
+    assert client.get(station_url()).status_code == 403
+    line = order.lines.first()
+    assert client.post(reverse("admin:orders_order_scan"), {"order": order.pk, "code": line.sku}).status_code == 403
+    assert client.post(reverse("admin:orders_order_scan_undo"), {"order": order.pk}).status_code == 403
+    line.refresh_from_db()
+    assert line.quantity_scanned == 0
+
+
+def test_manager_can_use_the_station(client, manager, order):
+    client.force_login(manager)
+    line = order.lines.first()
+    client.post(reverse("admin:orders_order_scan"), {"order": order.pk, "code": line.sku})
+    line.refresh_from_db()
+    assert line.quantity_scanned == 1
+
+
+def test_anonymous_is_sent_to_the_login(client):
+    response = client.get(station_url())
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+# --- queries ------------------------------------------------------------------------
+
+
+def test_station_query_count_does_not_grow_with_lines(station):
+    small = OrderFactory(processing=True, lines=1)
+    large = OrderFactory(processing=True, lines=15, quantity=3)
+    for order in (small, large):  # a scanned line and a ticked step on each
+        services.order_scan(order=order, code=order.lines.first().sku, actor=None)
+        item = order.checklist_items.filter(state=OrderStatus.PROCESSING, predicate="").first()
+        services.checklist_tick(item=item, actor=None)
+    station.get(station_url(), {"number": small.number})  # warm up the session and caches
+
+    counts = []
+    for order in (small, large):
+        with CaptureQueriesContext(connection) as queries:
+            response = station.get(station_url(), {"number": order.number})
+        assert response.context["order"] == order
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
