@@ -1,0 +1,157 @@
+"""Admin for the reference data around orders: customers (with their orders), the
+checklist templates and the target time per status. The Order admin is in admin.py."""
+
+from django.contrib import admin, messages
+from django.db.models import Case, Count, IntegerField, Value, When
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .models import ChecklistStep, Customer, OrderStatus, Predicate, StatusTarget
+from .phones import normalize_phone
+
+CUSTOMER_ORDERS_SHOWN = 50
+SEARCH_MAX_LENGTH = 200
+_PHONE_CHARACTERS = set("0123456789+-() .")
+
+# Workflow order, for listing states the way staff think of them.
+STATE_ORDER = Case(
+    *(When(state=status, then=Value(index)) for index, status in enumerate(OrderStatus.values)),
+    output_field=IntegerField(),
+)
+
+
+def _admin_url(name, *args, query=None):
+    try:
+        url = reverse(f"admin:{name}", args=args)
+    except NoReverseMatch:  # that admin is not installed
+        return ""
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "phone", "language", "order_count", "created_at"]
+    list_filter = ["language"]
+    search_fields = ["name", "email"]
+    search_help_text = gettext_lazy("Name, e-mail, or a phone number written any way (0912-345-678, +886 912 345 678).")
+    fields = ["name", "email", "phone", "phone_digits", "language", "created_at", "order_list"]
+    readonly_fields = ["phone_digits", "created_at", "order_list"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(order_count=Count("orders"))
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if len(term) > SEARCH_MAX_LENGTH:
+            messages.warning(
+                request, _("The search is too long (at most %(max)s characters).") % {"max": SEARCH_MAX_LENGTH}
+            )
+            return queryset.none(), False
+        digits = normalize_phone(term) if term and set(term) <= _PHONE_CHARACTERS else ""
+        if len(digits) >= 4:
+            # A phone number however it is written: compared as the stored digits.
+            return queryset.filter(phone_digits__contains=digits), False
+        return super().get_search_results(request, queryset, term)
+
+    @admin.display(description=gettext_lazy("orders"), ordering="order_count")
+    def order_count(self, customer):
+        return customer.order_count
+
+    @admin.display(description=gettext_lazy("orders"))
+    def order_list(self, customer):
+        """The customer's latest orders (one query however many there are)."""
+        if customer.pk is None:
+            return "—"
+        orders = list(
+            customer.orders.only("pk", "customer", "number", "status", "placed_at", "total", "currency").order_by(
+                "-placed_at", "-id"
+            )[:CUSTOMER_ORDERS_SHOWN]
+        )
+        if not orders:
+            return _("No orders yet.")
+
+        def number(order):
+            url = _admin_url("orders_order_change", order.pk)
+            return format_html('<a href="{}">{}</a>', url, order.number) if url else order.number
+
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
+            (
+                (
+                    number(order),
+                    order.get_status_display(),
+                    date_format(timezone.localtime(order.placed_at), "SHORT_DATETIME_FORMAT"),
+                    order.currency,
+                    number_format(order.total, decimal_pos=2, force_grouping=True),
+                )
+                for order in orders
+            ),
+        )
+        more = ""
+        total = getattr(customer, "order_count", len(orders))
+        if total > len(orders):
+            url = _admin_url("orders_order_changelist", query={"customer__id__exact": customer.pk})
+            text = _("All %(count)s orders") % {"count": total}
+            more = format_html('<p><a href="{}">{}</a></p>', url, text) if url else text
+        return format_html(
+            '<table class="customer-orders"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
+            "<tbody>{}</tbody></table>{}",
+            _("order number"),
+            _("status"),
+            _("placed"),
+            _("total"),
+            rows,
+            more,
+        )
+
+
+@admin.register(ChecklistStep)
+class ChecklistStepAdmin(admin.ModelAdmin):
+    """The steps each state starts with. Orders keep the copy they were given, so
+    editing a step here changes orders that enter the state from now on."""
+
+    list_display = ["step", "state", "position", "required", "automatic_check", "is_active"]
+    list_display_links = ["step"]
+    list_editable = ["position", "required", "is_active"]
+    list_filter = ["state", "is_active", "required"]
+    search_fields = ["label"]
+    fields = ["state", "label", "position", "required", "predicate", "is_active"]
+
+    def get_ordering(self, request):
+        return [STATE_ORDER.asc(), "position", "id"]
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "predicate":
+            kwargs["choices"] = [("", _("None: staff tick this step by hand"))] + list(Predicate.choices)
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    @admin.display(description=gettext_lazy("step"), ordering="label")
+    def step(self, step):
+        return step.display_label
+
+    @admin.display(description=gettext_lazy("automatic check"), ordering="predicate")
+    def automatic_check(self, step):
+        return step.get_predicate_display() if step.predicate else _("Manual")
+
+
+@admin.register(StatusTarget)
+class StatusTargetAdmin(admin.ModelAdmin):
+    """How long an order may stay in a state before the order list flags it overdue."""
+
+    list_display = ["status", "target_hours"]
+    list_display_links = ["status"]
+    list_editable = ["target_hours"]
+
+    def get_ordering(self, request):
+        return [
+            Case(
+                *(When(status=status, then=Value(index)) for index, status in enumerate(OrderStatus.values)),
+                output_field=IntegerField(),
+            ).asc()
+        ]

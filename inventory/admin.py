@@ -1,0 +1,328 @@
+"""Admin pages for stock. On-hand and reserved quantities are never edited here:
+receipts and cycle counts have their own pages, which call the services."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from . import services
+from .exceptions import InventoryError
+from .forms import StockCountForm, StockReceiveForm
+from .models import Product, StockLevel, StockMovement, Warehouse
+
+
+def order_admin_link(order):
+    if order is None:
+        return "—"
+    try:
+        url = reverse("admin:orders_order_change", args=[order.pk])
+    except NoReverseMatch:
+        return order.number
+    return format_html('<a href="{}">{}</a>', url, order.number)
+
+
+class ReadOnlyAdminMixin:
+    """History and derived rows: nobody adds, changes or deletes them here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StockFormViewsMixin:
+    """Receive stock and cycle count: a form page each (GET shows it, POST calls
+    the service). Named admin:inventory_stocklevel_receive / _count."""
+
+    stock_form_template = "admin/inventory/stocklevel/stock_form.html"
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path("receive/", wrap(self.receive_view), name="%s_%s_receive" % info),
+            path("count/", wrap(self.count_view), name="%s_%s_count" % info),
+        ] + super().get_urls()
+
+    def stock_actions(self, request, **prefill):
+        """The stock pages this user may open, as (label, url), prefilled with e.g. product=."""
+        query = f"?{urlencode({k: v.pk for k, v in prefill.items() if v is not None})}" if prefill else ""
+        actions = []
+        if request.user.has_perm("inventory.receive_stock"):
+            actions.append((_("Receive stock"), reverse("admin:inventory_stocklevel_receive") + query))
+        if request.user.has_perm("inventory.count_stock"):
+            actions.append((_("Cycle count"), reverse("admin:inventory_stocklevel_count") + query))
+        return actions
+
+    @staticmethod
+    def _initial(request):
+        initial = {}
+        if request.GET.get("product", "").isdigit():
+            product = Product.objects.filter(pk=request.GET["product"]).first()
+            if product is not None:
+                initial["product"] = product.sku
+        if request.GET.get("warehouse", "").isdigit():
+            initial["warehouse"] = int(request.GET["warehouse"])
+        return initial
+
+    def _stock_form_view(self, request, *, form_class, permission, service, title, done):
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = form_class(request.POST)
+            if form.is_valid():
+                try:
+                    level = service(**form.service_kwargs(), actor=request.user)
+                except InventoryError as error:
+                    messages.error(request, str(error))
+                else:
+                    messages.success(request, done(form.cleaned_data, level))
+                    changelist = reverse("admin:inventory_stocklevel_changelist")
+                    return HttpResponseRedirect(
+                        f"{changelist}?{urlencode({'product__id__exact': level.product_id})}"
+                    )
+            else:
+                messages.error(request, _("Nothing was changed: correct the errors below."))
+        else:
+            form = form_class(initial=self._initial(request))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, self.stock_form_template, context)
+
+    @method_decorator(require_http_methods(["GET", "POST"]))
+    def receive_view(self, request):
+        return self._stock_form_view(
+            request,
+            form_class=StockReceiveForm,
+            permission="inventory.receive_stock",
+            service=services.stock_receive,
+            title=_("Receive stock"),
+            done=lambda data, level: _(
+                "Received %(quantity)s × %(sku)s in %(warehouse)s; on hand is now %(on_hand)s."
+            )
+            % {
+                "quantity": data["quantity"],
+                "sku": data["product"].sku,
+                "warehouse": data["warehouse"].code,
+                "on_hand": level.on_hand,
+            },
+        )
+
+    @method_decorator(require_http_methods(["GET", "POST"]))
+    def count_view(self, request):
+        return self._stock_form_view(
+            request,
+            form_class=StockCountForm,
+            permission="inventory.count_stock",
+            service=services.stock_count,
+            title=_("Cycle count"),
+            done=lambda data, level: _("Counted %(sku)s in %(warehouse)s; on hand is now %(on_hand)s.")
+            % {"sku": data["product"].sku, "warehouse": data["warehouse"].code, "on_hand": level.on_hand},
+        )
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "priority", "is_active"]
+    list_editable = ["priority", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["code", "name"]
+
+
+class LowStockFilter(admin.SimpleListFilter):
+    title = gettext_lazy("stock")
+    parameter_name = "low"
+
+    def lookups(self, request, model_admin):
+        return [("yes", gettext_lazy("Low stock")), ("no", gettext_lazy("Enough stock"))]
+
+    def queryset(self, request, queryset):
+        # Low: available (on hand − reserved) at or below the product's threshold.
+        low = Q(on_hand__lte=F("reserved") + F("product__low_stock_threshold"))
+        if self.value() == "yes":
+            return queryset.filter(low)
+        if self.value() == "no":
+            return queryset.exclude(low)
+        return queryset
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(StockFormViewsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["product_sku", "product_name", "warehouse", "on_hand", "reserved", "available", "low_stock"]
+    list_select_related = ["product", "warehouse"]
+    list_filter = ["warehouse", LowStockFilter]
+    search_fields = ["product__sku", "product__name", "=product__barcode"]
+    search_help_text = gettext_lazy("SKU, product name or barcode.")
+    fields = ["product", "warehouse", "on_hand", "reserved"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(available_quantity=F("on_hand") - F("reserved"))
+
+    def get_list_display(self, request):
+        if not (request.user.has_perm("inventory.receive_stock") or request.user.has_perm("inventory.count_stock")):
+            return self.list_display
+
+        # Per-row links prefilled with the row's product and warehouse.
+        @admin.display(description=_("Stock"))
+        def stock_links(level):
+            return format_html_join(
+                " · ",
+                '<a href="{}">{}</a>',
+                (
+                    (url, label)
+                    for label, url in self.stock_actions(request, product=level.product, warehouse=level.warehouse)
+                ),
+            )
+
+        return [*self.list_display, stock_links]
+
+    @admin.display(description=gettext_lazy("SKU"), ordering="product__sku")
+    def product_sku(self, level):
+        return level.product.sku
+
+    @admin.display(description=gettext_lazy("product"), ordering="product__name")
+    def product_name(self, level):
+        return level.product.name
+
+    @admin.display(description=gettext_lazy("available"), ordering="available_quantity")
+    def available(self, level):
+        return level.available
+
+    @admin.display(description=gettext_lazy("low stock"))
+    def low_stock(self, level):
+        # Only the rows that need attention are marked; a column of red crosses
+        # for "not low" would shout at every healthy row.
+        if level.available > level.product.low_stock_threshold:
+            return ""
+        return format_html(
+            '<strong class="low-stock" style="color: var(--error-fg, #ba2121)">{}</strong>',
+            _("Low (≤ %(threshold)s)") % {"threshold": level.product.low_stock_threshold},
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "stock_actions": self.stock_actions(request)}
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "barcode", "weight_grams", "low_stock_threshold", "on_hand", "available", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["sku", "name", "=barcode"]
+    search_help_text = gettext_lazy("SKU, name or barcode.")
+    fields = ["sku", "name", "barcode", "weight_grams", "low_stock_threshold", "is_active", "stock"]
+    readonly_fields = ["stock"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                on_hand_total=Coalesce(Sum("stock_levels__on_hand"), 0),
+                reserved_total=Coalesce(Sum("stock_levels__reserved"), 0),
+            )
+            .annotate(available_total=F("on_hand_total") - F("reserved_total"))
+        )
+
+    @admin.display(description=gettext_lazy("on hand"), ordering="on_hand_total")
+    def on_hand(self, product):
+        return product.on_hand_total
+
+    @admin.display(description=gettext_lazy("available"), ordering="available_total")
+    def available(self, product):
+        return product.available_total
+
+    @admin.display(description=gettext_lazy("stock per warehouse"))
+    def stock(self, product):
+        if product.pk is None:
+            return "—"
+        levels = product.stock_levels.select_related("warehouse").order_by("warehouse__priority", "warehouse__code")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((level.warehouse.code, level.on_hand, level.reserved, level.available) for level in levels),
+        )
+        if not rows:
+            return _("No stock anywhere yet.")
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("warehouse"),
+            _("on hand"),
+            _("reserved"),
+            _("available"),
+            rows,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        stock_admin = self.admin_site._registry.get(StockLevel)
+        product = Product(pk=int(object_id)) if str(object_id).isdigit() else None
+        actions = stock_admin.stock_actions(request, product=product) if stock_admin and product else []
+        if product is not None and stock_admin.has_view_permission(request):
+            changelist = reverse("admin:inventory_stocklevel_changelist")
+            actions.append((_("Stock levels"), f"{changelist}?{urlencode({'product__id__exact': product.pk})}"))
+        extra_context = {**(extra_context or {}), "stock_actions": actions}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The stock ledger: append-only, written by the services."""
+
+    list_display = ["created_at", "kind", "product_sku", "warehouse_code", "on_hand_delta", "reserved_delta", "order_link", "actor", "note"]
+    list_select_related = ["product", "warehouse", "order", "actor"]
+    list_filter = ["kind", "warehouse"]
+    search_fields = ["product__sku", "order__number"]  # see get_search_results
+    search_help_text = gettext_lazy("Exact SKU, barcode or order number.")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = ["created_at", "kind", "product", "warehouse", "on_hand_delta", "reserved_delta", "order", "actor", "note"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Exact identifiers only: the ledger grows without end, and these are indexed.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if len(term) > 64:
+            messages.warning(request, _("The search is too long (at most %(max)s characters).") % {"max": 64})
+            return queryset.none(), False
+        return (
+            queryset.filter(
+                Q(product__sku=term)
+                | Q(product__sku=term.upper())
+                | Q(product__barcode=term)
+                | Q(order__number=term)
+                | Q(order__number=term.upper())
+            ),
+            False,
+        )
+
+    @admin.display(description=gettext_lazy("SKU"), ordering="product__sku")
+    def product_sku(self, movement):
+        return movement.product.sku
+
+    @admin.display(description=gettext_lazy("warehouse"), ordering="warehouse__code")
+    def warehouse_code(self, movement):
+        return movement.warehouse.code
+
+    @admin.display(description=gettext_lazy("order"))
+    def order_link(self, movement):
+        return order_admin_link(movement.order)

@@ -1,0 +1,157 @@
+"""Admin for carriers (managers edit) and shipments (read-only: shipments are
+created and moved on by the services, from the order page and the workflow)."""
+
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from .exceptions import ShippingError
+from .models import Carrier, Shipment, ShipmentLine
+from .services import shipment_mark_delivered
+
+SEARCH_MAX_LENGTH = 64
+
+
+class CarrierForm(forms.ModelForm):
+    class Meta:
+        model = Carrier
+        fields = ["code", "name", "tracking_url_template", "tracking_number_pattern", "is_active"]
+
+    def clean_tracking_number_pattern(self):
+        pattern = self.cleaned_data["tracking_number_pattern"].strip()
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise forms.ValidationError(
+                _("This is not a valid regular expression: %(error)s"), params={"error": error}
+            ) from None
+        return pattern
+
+    def clean_tracking_url_template(self):
+        template = self.cleaned_data["tracking_url_template"].strip()
+        if template and "{tracking_number}" not in template:
+            raise forms.ValidationError(_("Put {tracking_number} where the tracking number goes in the address."))
+        if template and not template.startswith(("https://", "http://")):
+            raise forms.ValidationError(_("The address must start with https:// or http://."))
+        return template
+
+
+@admin.register(Carrier)
+class CarrierAdmin(admin.ModelAdmin):
+    form = CarrierForm
+    list_display = ["name", "code", "tracking_number_pattern", "tracking_url_template", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["code", "name"]
+
+
+class ShipmentLineInline(admin.TabularInline):
+    model = ShipmentLine
+    fields = ["sku", "product_name", "quantity"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order_line")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=gettext_lazy("SKU"))
+    def sku(self, line):
+        return line.order_line.sku
+
+    @admin.display(description=gettext_lazy("product"))
+    def product_name(self, line):
+        return line.order_line.product_name
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(admin.ModelAdmin):
+    list_display = ["tracking_number", "carrier", "status", "order_link", "created_at", "shipped_at", "delivered_at", "track"]
+    list_select_related = ["carrier", "order"]
+    list_filter = ["status", "carrier"]
+    search_fields = ["tracking_number", "order__number"]  # exact, see get_search_results
+    search_help_text = gettext_lazy("Exact tracking number or order number.")
+    fields = ["order_link", "carrier", "tracking_number", "track", "status", "created_at", "shipped_at", "delivered_at"]
+    readonly_fields = fields
+    inlines = [ShipmentLineInline]
+    actions = ["mark_delivered"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_deliver_permission(self, request):
+        return request.user.has_perm("orders.advance_order")
+
+    def get_search_results(self, request, queryset, search_term):
+        # Tracking and order numbers are indexed; match them exactly, as typed or
+        # as the services store them (upper case, no spaces).
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if len(term) > SEARCH_MAX_LENGTH:
+            messages.warning(
+                request, _("The search is too long (at most %(max)s characters).") % {"max": SEARCH_MAX_LENGTH}
+            )
+            return queryset.none(), False
+        normalised = term.upper().replace(" ", "")
+        return (
+            queryset.filter(
+                Q(tracking_number=normalised) | Q(order__number=term) | Q(order__number=term.upper())
+            ),
+            False,
+        )
+
+    @admin.display(description=gettext_lazy("order"), ordering="order__number")
+    def order_link(self, shipment):
+        try:
+            url = reverse("admin:orders_order_change", args=[shipment.order_id])
+        except NoReverseMatch:
+            return shipment.order.number
+        return format_html('<a href="{}">{}</a>', url, shipment.order.number)
+
+    @admin.display(description=gettext_lazy("track"))
+    def track(self, shipment):
+        url = shipment.tracking_url
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, _("Track")) if url else "—"
+
+    @admin.action(permissions=["deliver"], description=gettext_lazy("Mark delivered (the carrier confirmed delivery)"))
+    def mark_delivered(self, request, queryset):
+        done, refused = 0, []
+        for shipment in queryset.select_related("carrier", "order"):
+            try:
+                shipment_mark_delivered(shipment=shipment, actor=request.user)
+            except (ShippingError, PermissionDenied) as error:
+                refused.append(str(error))
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                ngettext("%(count)s shipment marked delivered.", "%(count)s shipments marked delivered.", done)
+                % {"count": done},
+                messages.SUCCESS,
+            )
+        for reason in refused:
+            self.message_user(request, reason, messages.ERROR)

@@ -1,0 +1,164 @@
+"""seed_demo: demo data in every state, idempotent, reproducible, with working logins."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from inventory.models import Product, StockLevel, StockMovement, Warehouse
+from orders.defaults import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
+from orders.models import Customer, Order, OrderChecklistItem, OrderEvent, OrderLine, OrderStatus, StatusTarget
+from orders.management.commands.seed_demo import DEMO_PASSWORD, ean13
+from shipping.models import Carrier, Shipment
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [User, Warehouse, Product, StockLevel, StockMovement, Carrier, Customer, Order, OrderLine,
+          OrderChecklistItem, OrderEvent, Shipment]
+
+
+def seed(*args):
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def counts():
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+def snapshot():
+    return sorted(
+        (order.number, order.status, order.total, order.customer.email, order.warehouse_id is not None,
+         tuple(order.lines.values_list("sku", "quantity", "quantity_scanned")))
+        for order in Order.objects.select_related("customer")
+    )
+
+
+def test_demo_data_covers_every_state_and_prints_the_logins():
+    output = seed("--orders", "9")
+    assert Order.objects.count() == 9
+    assert set(Order.objects.values_list("status", flat=True)) == set(OrderStatus.values)
+    assert Warehouse.objects.count() == 3 and Carrier.objects.count() == 5
+    assert Product.objects.count() == 30
+    assert "demo-pass-2026" in output
+    for username in ("warehouse", "service", "manager", "admin"):
+        assert username in output
+
+
+def test_second_run_duplicates_nothing_and_resets_passwords():
+    seed("--orders", "9")
+    before = counts()
+    warehouse = User.objects.get(username="warehouse")
+    warehouse.set_password("changed-by-someone")
+    warehouse.save()
+    seed("--orders", "9")
+    assert counts() == before
+    assert User.objects.get(username="warehouse").check_password(DEMO_PASSWORD)
+
+
+def test_more_orders_later_adds_only_the_missing_ones():
+    seed("--orders", "9")
+    seed("--orders", "12")
+    assert Order.objects.count() == 12
+    assert Order.objects.values("number").distinct().count() == 12
+
+
+def test_the_same_seed_gives_the_same_orders():
+    def orders_from(seed_value):
+        with transaction.atomic():
+            seed("--orders", "10", "--seed", seed_value)
+            orders = snapshot()
+            transaction.set_rollback(True)
+        return orders
+
+    first = orders_from("7")
+    assert first and not Order.objects.exists()
+    assert orders_from("7") == first
+    assert orders_from("8") != first
+
+
+@pytest.mark.parametrize(
+    "username, group", [("warehouse", WAREHOUSE), ("service", CUSTOMER_SERVICE), ("manager", MANAGER), ("admin", None)]
+)
+def test_each_demo_user_logs_in_to_the_admin(client, username, group):
+    seed("--orders", "0")
+    user = User.objects.get(username=username)
+    assert user.is_staff and user.is_active
+    assert list(user.groups.values_list("name", flat=True)) == ([group] if group else [])
+    assert user.is_superuser == (username == "admin")
+    assert client.login(username=username, password=DEMO_PASSWORD)
+    assert client.get("/admin/").status_code == 200
+
+
+def test_stock_matches_the_ledger_and_nothing_is_negative():
+    seed("--orders", "12")
+    for level in StockLevel.objects.all():
+        ledger = StockMovement.objects.filter(product=level.product, warehouse=level.warehouse).aggregate(
+            on_hand=Sum("on_hand_delta"), reserved=Sum("reserved_delta")
+        )
+        assert (ledger["on_hand"], ledger["reserved"]) == (level.on_hand, level.reserved)
+        assert 0 <= level.reserved <= level.on_hand
+    # Orders holding stock are exactly the ones in processing or packed (or held from there).
+    holding = {
+        movement.order_id
+        for movement in StockMovement.objects.exclude(order=None).filter(kind__in=["reserve", "release", "ship"])
+    }
+    reserving = set(Order.objects.filter(status__in=["processing", "packed"]).values_list("pk", flat=True))
+    assert reserving <= holding
+
+
+def test_some_orders_are_overdue_and_history_is_in_the_past():
+    seed("--orders", "12")
+    now = timezone.now()
+    targets = dict(StatusTarget.objects.values_list("status", "target_hours"))
+    overdue = [
+        order
+        for order in Order.objects.filter(status__in=targets)
+        if now - order.status_changed_at > timedelta(hours=targets[order.status])
+    ]
+    assert len(overdue) >= 3
+    for order in Order.objects.all():
+        assert order.placed_at <= order.status_changed_at <= now
+        events = list(order.events.order_by("id"))
+        assert events[0].kind == OrderEvent.Kind.CREATED
+        assert events[0].created_at == order.placed_at
+        times = [event.created_at for event in events]
+        assert times == sorted(times), order.number
+    assert Order.objects.filter(placed_at__lt=now - timedelta(days=3)).exists()
+
+
+def test_orders_went_through_the_workflow():
+    seed("--orders", "12")
+    for order in Order.objects.filter(status__in=["shipped", "delivered", "completed"]):
+        assert order.shipments.filter(status__in=["shipped", "delivered"]).exists()
+        assert not order.lines.exclude(quantity_scanned=F("quantity")).exists()
+        assert order.events.filter(kind="transition", data__to="shipped").exists()
+    for order in Order.objects.filter(status="on_hold"):
+        assert order.held_from_status
+    for order in Order.objects.filter(status="cancelled"):
+        assert not StockMovement.objects.filter(order=order).aggregate(r=Sum("reserved_delta"))["r"]
+
+
+def test_reference_data_is_realistic():
+    seed("--orders", "6")
+    for product in Product.objects.all():
+        assert len(product.barcode) == 13 and ean13(product.barcode[:12]) == product.barcode
+    assert Product.objects.filter(name__contains="烏龍茶").exists()
+    phones = list(Customer.objects.values_list("phone", flat=True))
+    assert any("-" in phone for phone in phones) and any(phone.startswith("+886") for phone in phones)
+    for carrier in Carrier.objects.all():
+        assert "{tracking_number}" in carrier.tracking_url_template and carrier.tracking_number_pattern
+    assert ean13("400638133393") == "4006381333931"  # a published example
+
+
+def test_negative_order_count_is_refused():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError):
+        seed("--orders", "-1")
