@@ -18,6 +18,7 @@ from inventory.permissions import has_permission
 from . import checklist, workflow
 from .admin_actions import OrderBulkActionsMixin
 from .admin_filters import CarrierFilter, OverdueFilter, human_duration, status_targets
+from .admin_lookup import CustomerLookupAdminMixin
 from .admin_views import OrderActionViewsMixin
 from .admin_printables import PrintablesAdminMixin
 from .admin_packing import PackingStationAdminMixin
@@ -74,7 +75,7 @@ class OrderChangeList(ChangeList):
 
 
 @admin.register(Order)
-class OrderAdmin(PackingStationAdminMixin, PrintablesAdminMixin, OrderActionViewsMixin, OrderBulkActionsMixin, admin.ModelAdmin):
+class OrderAdmin(CustomerLookupAdminMixin, PackingStationAdminMixin, PrintablesAdminMixin, OrderActionViewsMixin, OrderBulkActionsMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "customer_name",

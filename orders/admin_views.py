@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -77,7 +78,14 @@ class OrderActionViewsMixin:
             raise PermissionDenied
         return order
 
-    def _order_page(self, order):
+    def _order_page(self, request, order):
+        """Back to the order page, or to where the form came from (a safe `next`
+        field or parameter: the customer lookup sends its search)."""
+        next_url = request.POST.get("next") or request.GET.get("next")
+        if next_url and url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return HttpResponseRedirect(next_url)
         return HttpResponseRedirect(
             reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
         )
@@ -93,7 +101,7 @@ class OrderActionViewsMixin:
             messages.error(request, _error_text(error))
         else:
             messages.success(request, success(result) if callable(success) else success)
-        return self._order_page(order)
+        return self._order_page(request, order)
 
     # --- transitions ----------------------------------------------------------------
 
@@ -147,7 +155,7 @@ class OrderActionViewsMixin:
                     _("Enter how many of %(sku)s go back into stock as a whole number (0 for none).")
                     % {"sku": line.sku},
                 )
-                return self._order_page(order)
+                return self._order_page(request, order)
             restock[line.pk] = int(value)
         return self._run(
             request,
@@ -171,7 +179,7 @@ class OrderActionViewsMixin:
         order = self._order_or_404(request, object_id, "orders.tick_checklist")
         item = self._item(request, order)
         if item is None:
-            return self._order_page(order)
+            return self._order_page(request, order)
         return self._run(
             request,
             order,
@@ -183,7 +191,7 @@ class OrderActionViewsMixin:
         order = self._order_or_404(request, object_id, "orders.tick_checklist")
         item = self._item(request, order)
         if item is None:
-            return self._order_page(order)
+            return self._order_page(request, order)
         return self._run(
             request,
             order,
@@ -219,7 +227,7 @@ class OrderActionViewsMixin:
                 _("Order %(number)s is %(status)s; its address can no longer be changed.")
                 % {"number": order.number, "status": order.get_status_display()},
             )
-            return self._order_page(order)
+            return self._order_page(request, order)
         initial = {name: getattr(order, name) for name in services.ADDRESS_FIELDS}
         form = AddressForm(request.POST if request.method == "POST" else None, initial=initial)
         if request.method == "POST" and form.is_valid():
@@ -230,7 +238,7 @@ class OrderActionViewsMixin:
                     form.add_error(field if field in form.fields else None, errors)
             except WorkflowError as error:
                 messages.error(request, str(error))
-                return self._order_page(order)
+                return self._order_page(request, order)
             else:
                 if form.has_changed():
                     messages.success(
@@ -238,7 +246,7 @@ class OrderActionViewsMixin:
                     )
                 else:
                     messages.info(request, _("The address was not changed."))
-                return self._order_page(order)
+                return self._order_page(request, order)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Correct the shipping address of order %(number)s") % {"number": order.number},
@@ -263,7 +271,7 @@ class OrderActionViewsMixin:
         carrier = Carrier.objects.filter(pk=carrier_id, is_active=True).first() if carrier_id.isdigit() else None
         if carrier is None:
             messages.error(request, _("Choose a carrier."))
-            return self._order_page(order)
+            return self._order_page(request, order)
         return self._run(
             request,
             order,
@@ -285,7 +293,7 @@ class OrderActionViewsMixin:
         shipment = order.shipments.filter(pk=shipment_id).first() if shipment_id.isdigit() else None
         if shipment is None:
             messages.error(request, _("That shipment is not on order %(number)s.") % {"number": order.number})
-            return self._order_page(order)
+            return self._order_page(request, order)
         return self._run(
             request,
             order,

@@ -142,3 +142,109 @@ def order_search_filter(term):
         else []
     )
     return Q(pk__in=sorted(order_ids)) | Q(customer_id__in=customer_ids)
+
+
+# --- customer-service lookup ------------------------------------------------------
+
+LOOKUP_CUSTOMER_LIMIT = 20
+LOOKUP_ORDER_LIMIT = 50
+
+
+class CustomerLookup:
+    """What customer_lookup() found: customers, each with `lookup_orders` (newest
+    first, each with `latest_events` and `shipments`), `order_count` and
+    `more_orders`; `more_customers` when the search matched more than are shown;
+    `matched_order_ids` the orders found by order or tracking number."""
+
+    def __init__(self, customers=(), more_customers=False, matched_order_ids=()):
+        self.customers = list(customers)
+        self.more_customers = more_customers
+        self.matched_order_ids = set(matched_order_ids)
+
+
+def customer_lookup(term, *, customer_limit=LOOKUP_CUSTOMER_LIMIT, order_limit=LOOKUP_ORDER_LIMIT):
+    """The customers a search box entry (see classify_search) points at, each with
+    their orders, in a fixed number of queries whatever the number of customers,
+    orders, events and shipments.
+
+    Customers of orders found by order or tracking number come first, then exact
+    e-mail or phone matches, then name matches by name. Each customer shows at most
+    `order_limit` orders: those the search found, then the newest. An empty entry
+    finds nothing without a query; raises SearchTooLong for an overlong one.
+    """
+    from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
+    from django.db.models.functions import RowNumber
+
+    from shipping.models import Shipment
+
+    from .models import Customer
+
+    lookups = classify_search(term)
+    if not lookups:
+        return CustomerLookup()
+
+    # Each identifier with its own indexed query (see order_search_filter).
+    found = list(
+        Order.objects.filter(number__in={lookups["number"], lookups["number"].upper()}).order_by().values_list(
+            "pk", "customer_id"
+        )
+    )
+    found += list(
+        Shipment.objects.filter(tracking_number=lookups["tracking"])
+        .order_by()
+        .values_list("order_id", "order__customer_id")[:SEARCH_MATCH_LIMIT]
+    )
+    matched_order_ids = {order_id for order_id, _customer_id in found}
+    customer_ids = list(dict.fromkeys(customer_id for _order_id, customer_id in found))
+
+    exact_q = Q()
+    if "email" in lookups:
+        exact_q |= Q(email=lookups["email"])
+    if "phone" in lookups:
+        exact_q |= Q(phone_digits=lookups["phone"])
+    customer_q = exact_q | Q(name__icontains=lookups["name"]) if "name" in lookups else exact_q
+    if customer_q and len(customer_ids) <= customer_limit:
+        matches = Customer.objects.filter(customer_q).exclude(pk__in=customer_ids)
+        if exact_q:
+            exact_first = Case(When(exact_q, then=Value(0)), default=Value(1), output_field=IntegerField())
+            matches = matches.annotate(lookup_exact=exact_first).order_by("lookup_exact", "name", "pk")
+        else:
+            matches = matches.order_by("name", "pk")
+        customer_ids += matches.values_list("pk", flat=True)[: customer_limit + 1 - len(customer_ids)]
+    more_customers = len(customer_ids) > customer_limit
+    customer_ids = customer_ids[:customer_limit]
+    if not customer_ids:
+        return CustomerLookup(matched_order_ids=matched_order_ids)
+
+    # The orders the search found first, then the newest, at most order_limit each.
+    ranking = [F("placed_at").desc(), F("pk").desc()]
+    if matched_order_ids:
+        found_first = Case(
+            When(pk__in=sorted(matched_order_ids), then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        ranking.insert(0, found_first.asc())
+    orders = (
+        Order.objects.annotate(
+            lookup_rank=Window(RowNumber(), partition_by=[F("customer_id")], order_by=ranking)
+        )
+        .filter(lookup_rank__lte=order_limit)
+        .order_by("-placed_at", "-pk")
+        .prefetch_related(
+            Prefetch(
+                "events",
+                queryset=OrderEvent.objects.select_related("actor").order_by("-created_at", "-id")[:1],
+                to_attr="latest_events",
+            ),
+            Prefetch("shipments", queryset=Shipment.objects.select_related("carrier").order_by("created_at", "pk")),
+        )
+    )
+    customers = {
+        customer.pk: customer
+        for customer in Customer.objects.filter(pk__in=customer_ids)
+        .annotate(order_count=Count("orders"))
+        .prefetch_related(Prefetch("orders", queryset=orders, to_attr="lookup_orders"))
+    }
+    shown = [customers[pk] for pk in customer_ids if pk in customers]
+    for customer in shown:
+        customer.more_orders = customer.order_count > len(customer.lookup_orders)
+    return CustomerLookup(customers=shown, more_customers=more_customers, matched_order_ids=matched_order_ids)
