@@ -2,7 +2,8 @@
 checklist templates and the target time per status. The Order admin is in admin.py."""
 
 from django.contrib import admin, messages
-from django.db.models import Case, Count, IntegerField, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
@@ -11,12 +12,10 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models import ChecklistStep, Customer, OrderStatus, Predicate, StatusTarget
-from .phones import normalize_phone
+from .models import ChecklistStep, Customer, Order, OrderStatus, Predicate, StatusTarget
+from .selectors import SearchTooLong, classify_search, customer_match_q
 
 CUSTOMER_ORDERS_SHOWN = 50
-SEARCH_MAX_LENGTH = 200
-_PHONE_CHARACTERS = set("0123456789+-() .")
 
 # Workflow order, for listing states the way staff think of them.
 STATE_ORDER = Case(
@@ -43,20 +42,25 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ["phone_digits", "created_at", "order_list"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(order_count=Count("orders"))
+        # A correlated count, evaluated for the rows of the page only (a JOIN and
+        # GROUP BY would aggregate every order of every customer first).
+        orders = Order.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
+        return super().get_queryset(request).annotate(
+            order_count=Coalesce(Subquery(orders.annotate(n=Count("pk")).values("n")), 0)
+        )
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if len(term) > SEARCH_MAX_LENGTH:
-            messages.warning(
-                request, _("The search is too long (at most %(max)s characters).") % {"max": SEARCH_MAX_LENGTH}
-            )
+        # The same indexed matching as the order search and the lookup: exact e-mail
+        # (any case), phone (any format), or part of the name.
+        try:
+            lookups = classify_search(search_term)
+        except SearchTooLong as too_long:
+            messages.warning(request, str(too_long))
             return queryset.none(), False
-        digits = normalize_phone(term) if term and set(term) <= _PHONE_CHARACTERS else ""
-        if len(digits) >= 4:
-            # A phone number however it is written: compared as the stored digits.
-            return queryset.filter(phone_digits__contains=digits), False
-        return super().get_search_results(request, queryset, term)
+        if not lookups:
+            return queryset, False
+        _exact, matching = customer_match_q(lookups)
+        return (queryset.filter(matching) if matching else queryset.none()), False
 
     @admin.display(description=gettext_lazy("orders"), ordering="order_count")
     def order_count(self, customer):

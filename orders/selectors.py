@@ -104,6 +104,24 @@ def classify_search(term):
 SEARCH_MATCH_LIMIT = 500
 
 
+def customer_match_q(lookups):
+    """(exact, any): Qs over Customer for classify_search() look-ups. `exact` matches
+    the e-mail or phone (indexed columns); `any` adds part of the name (a trigram
+    index on PostgreSQL). Either is an empty Q() when there is nothing to match."""
+    from django.db.models import Q
+
+    exact_q = Q()
+    if "email" in lookups:
+        exact_q |= Q(email=lookups["email"])
+    if "phone" in lookups:
+        exact_q |= Q(phone_digits=lookups["phone"])
+    if "name" in lookups:
+        # Names are matched on customers (far fewer rows than orders), never by
+        # scanning the orders table.
+        return exact_q, exact_q | Q(name__icontains=lookups["name"])
+    return exact_q, exact_q
+
+
 def order_search_filter(term):
     """A Q over Order matching the search box entry (see classify_search).
 
@@ -127,15 +145,7 @@ def order_search_filter(term):
             :SEARCH_MATCH_LIMIT
         ]
     )
-    customer_q = Q()
-    if "email" in lookups:
-        customer_q |= Q(email=lookups["email"])
-    if "phone" in lookups:
-        customer_q |= Q(phone_digits=lookups["phone"])
-    if "name" in lookups:
-        # Names are matched on customers (far fewer rows than orders; a trigram
-        # index on PostgreSQL), never by scanning the orders table.
-        customer_q |= Q(name__icontains=lookups["name"])
+    _exact_q, customer_q = customer_match_q(lookups)
     customer_ids = (
         list(Customer.objects.filter(customer_q).values_list("pk", flat=True)[:SEARCH_MATCH_LIMIT])
         if customer_q
@@ -197,12 +207,7 @@ def customer_lookup(term, *, customer_limit=LOOKUP_CUSTOMER_LIMIT, order_limit=L
     matched_order_ids = {order_id for order_id, _customer_id in found}
     customer_ids = list(dict.fromkeys(customer_id for _order_id, customer_id in found))
 
-    exact_q = Q()
-    if "email" in lookups:
-        exact_q |= Q(email=lookups["email"])
-    if "phone" in lookups:
-        exact_q |= Q(phone_digits=lookups["phone"])
-    customer_q = exact_q | Q(name__icontains=lookups["name"]) if "name" in lookups else exact_q
+    exact_q, customer_q = customer_match_q(lookups)
     if customer_q and len(customer_ids) <= customer_limit:
         matches = Customer.objects.filter(customer_q).exclude(pk__in=customer_ids)
         if exact_q:
