@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -110,7 +111,14 @@ class Order(models.Model):
     ship_address2 = models.CharField(_("ship to: address line 2"), max_length=255, blank=True)
     ship_city = models.CharField(_("ship to: city"), max_length=100)
     ship_postcode = models.CharField(_("ship to: postcode"), max_length=20, blank=True)
-    ship_country = models.CharField(_("ship to: country"), max_length=2, default="TW")
+    ship_country = models.CharField(
+        _("ship to: country"),
+        max_length=2,
+        default="TW",
+        validators=[
+            RegexValidator(r"^[A-Z]{2}$", _("Enter a two-letter country code (ISO 3166-1), such as TW or JP."))
+        ],
+    )
     warehouse = models.ForeignKey(
         "inventory.Warehouse",
         on_delete=models.PROTECT,

@@ -162,6 +162,7 @@ def order_create(*, number, customer, lines, actor=None, **order_fields):
         raise ValidationError({"lines": _("An order needs at least one line.")})
 
     order = Order(number=number, customer=customer, **order_fields)
+    order.ship_country = (order.ship_country or "").strip().upper()
     order_lines = []
     for index, line in enumerate(lines, start=1):
         product = line["product"]
@@ -493,9 +494,6 @@ def order_correct_address(*, order, actor, **fields):
     for name, value in fields.items():
         setattr(order, name, (value or "").strip())
     order.ship_country = order.ship_country.upper()
-    country = order.ship_country
-    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
-        raise ValidationError({"ship_country": _("Enter a two-letter country code, such as TW or JP.")})
     order.full_clean(exclude=["customer", "warehouse", "number"])
     changed = {name: [before[name], getattr(order, name)] for name in ADDRESS_FIELDS if before[name] != getattr(order, name)}
     if not changed:

@@ -1007,3 +1007,33 @@ def test_advance_refused_for_missing_steps_changes_nothing(warehouse_user):
     with pytest.raises(ChecklistIncomplete):
         services.order_advance(order=order, actor=warehouse_user)
     assert snapshot(order) == before
+
+
+@pytest.mark.parametrize("country", ["T1", "TWN", "12", "台灣"])
+def test_order_create_refuses_a_country_that_is_not_a_two_letter_code(db, country):
+    product = ProductFactory()
+    with pytest.raises(ValidationError) as refused:
+        services.order_create(
+            number="SO-COUNTRY",
+            customer=CustomerFactory(),
+            lines=[{"product": product, "quantity": 1, "unit_price": "10"}],
+            ship_name="Lin",
+            ship_address1="1 Road",
+            ship_city="Taipei",
+            ship_country=country,
+        )
+    assert "ship_country" in refused.value.message_dict
+    assert not Order.objects.filter(number="SO-COUNTRY").exists()
+
+
+def test_order_create_accepts_a_lower_case_country_code(db):
+    order = services.order_create(
+        number="SO-JP",
+        customer=CustomerFactory(),
+        lines=[{"product": ProductFactory(), "quantity": 1, "unit_price": "10"}],
+        ship_name="Sato",
+        ship_address1="1-1 Chiyoda",
+        ship_city="Tokyo",
+        ship_country="jp",
+    )
+    assert order.ship_country == "JP"
