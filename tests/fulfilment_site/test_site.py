@@ -28,3 +28,23 @@ def test_staff_switch_the_language_and_stay_on_their_page(client, service_user):
 
 def test_the_root_url_leads_to_the_admin(client):
     assert client.get("/")["Location"] == reverse("admin:index")
+
+
+def test_email_url_configures_the_mail_server():
+    import subprocess
+    import sys
+
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='fulfilment_site.settings'; django.setup();"
+        "from django.conf import settings as s;"
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS, s.EMAIL_HOST_USER)"
+    )
+    env = {"EMAIL_URL": "smtp://mailer:secret@mail.example.com:587/?tls=True", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "mail.example.com",
+        "587",
+        "True",
+        "mailer",
+    ]
