@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rangefilter.filters import DateRangeFilter
 
+from inventory.admin import ReadOnlyAdminMixin
 from inventory.permissions import has_permission
 
 from . import checklist, workflow
@@ -75,7 +76,9 @@ class OrderChangeList(ChangeList):
 
 
 @admin.register(Order)
-class OrderAdmin(CustomerLookupAdminMixin, PackingStationAdminMixin, PrintablesAdminMixin, OrderActionViewsMixin, OrderBulkActionsMixin, admin.ModelAdmin):
+class OrderAdmin(CustomerLookupAdminMixin, PackingStationAdminMixin, PrintablesAdminMixin, OrderActionViewsMixin, OrderBulkActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Orders come from imports and the shop; they change only through the workflow
+    # views, never through this form (ReadOnlyAdminMixin).
     list_display = [
         "number",
         "customer_name",
@@ -123,17 +126,6 @@ class OrderAdmin(CustomerLookupAdminMixin, PackingStationAdminMixin, PrintablesA
 
     class Media:
         css = {"all": ["orders/admin.css"]}
-
-    # Orders come from imports and the shop; they change only through the
-    # workflow views, never through this form.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer", "warehouse")

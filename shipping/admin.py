@@ -12,6 +12,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from inventory.admin import ReadOnlyAdminMixin
+
 from .exceptions import ShippingError
 from .models import Carrier, Shipment, ShipmentLine
 from .services import shipment_mark_delivered
@@ -51,7 +53,7 @@ class CarrierAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
 
 
-class ShipmentLineInline(admin.TabularInline):
+class ShipmentLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ShipmentLine
     fields = ["sku", "product_name", "quantity"]
     readonly_fields = fields
@@ -60,15 +62,6 @@ class ShipmentLineInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("order_line")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=gettext_lazy("SKU"))
     def sku(self, line):
@@ -80,7 +73,7 @@ class ShipmentLineInline(admin.TabularInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["tracking_number", "carrier", "status", "order_link", "created_at", "shipped_at", "delivered_at", "track"]
     list_select_related = ["carrier", "order"]
     list_filter = ["status", "carrier"]
@@ -91,15 +84,6 @@ class ShipmentAdmin(admin.ModelAdmin):
     inlines = [ShipmentLineInline]
     actions = ["mark_delivered"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_deliver_permission(self, request):
         return request.user.has_perm("orders.advance_order")
