@@ -2,7 +2,7 @@
 the target times. Data migrations load these; labels are marked for translation
 so the zh-Hant catalogue holds them (ChecklistStep.display_label looks them up)."""
 
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 WAREHOUSE = "Warehouse staff"
 CUSTOMER_SERVICE = "Customer service"
@@ -67,17 +67,17 @@ MANAGER_EXCLUDED = {
 
 DEFAULT_STEPS = [
     # (state, label, required, predicate)
-    ("new", N_("Payment confirmed"), True, "payment_confirmed"),
-    ("new", N_("Order details verified: name, phone and address complete"), True, ""),
-    ("new", N_("Stock available for every line"), True, "stock_available"),
-    ("processing", N_("Items picked"), True, ""),
-    ("processing", N_("Every item scanned at the packing station"), True, "all_items_scanned"),
-    ("processing", N_("Packed and sealed"), True, ""),
-    ("processing", N_("Packing slip inserted"), True, ""),
-    ("packed", N_("Shipment created with a valid tracking number"), True, "shipment_tracked"),
-    ("packed", N_("Handed to the carrier"), True, ""),
-    ("shipped", N_("Delivery confirmed"), True, "shipment_delivered"),
-    ("delivered", N_("After-sales follow-up done"), False, ""),
+    ("new", gettext_noop("Payment confirmed"), True, "payment_confirmed"),
+    ("new", gettext_noop("Order details verified: name, phone and address complete"), True, ""),
+    ("new", gettext_noop("Stock available for every line"), True, "stock_available"),
+    ("processing", gettext_noop("Items picked"), True, ""),
+    ("processing", gettext_noop("Every item scanned at the packing station"), True, "all_items_scanned"),
+    ("processing", gettext_noop("Packed and sealed"), True, ""),
+    ("processing", gettext_noop("Packing slip inserted"), True, ""),
+    ("packed", gettext_noop("Shipment created with a valid tracking number"), True, "shipment_tracked"),
+    ("packed", gettext_noop("Handed to the carrier"), True, ""),
+    ("shipped", gettext_noop("Delivery confirmed"), True, "shipment_delivered"),
+    ("delivered", gettext_noop("After-sales follow-up done"), False, ""),
 ]
 
 DEFAULT_TARGET_HOURS = {
@@ -95,9 +95,12 @@ def roles_sync(apps):
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        # A migration's historical app configs have no models module, and
+        # create_permissions skips such apps; lend one for the call.
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
         create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        app_config.models_module = models_module
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

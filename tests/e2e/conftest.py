@@ -26,6 +26,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture(autouse=True)
+def workflow_defaults(transactional_db):
+    """live_server needs committed data, so each browser test flushes the database
+    afterwards, taking with it what the data migrations loaded (the roles, the
+    default checklist, the target times). Load them again, as the migration does."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("orders.migrations.0002_roles_and_checklist").load_defaults(apps, None)
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
