@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.utils.translation import ngettext
+from django.utils.translation import npgettext
 
 from shipping import selectors
 
@@ -127,7 +128,8 @@ class PrintablesAdminMixin:
             "shipping/packing_slip.html",
             self._print_context(
                 request,
-                title=ngettext("Packing slip", "Packing slips", len(orders)),
+                # A context keeps this plural apart from the template's singular "Packing slip".
+                title=npgettext("page title", "Packing slip", "Packing slips", len(orders)),
                 orders=orders,
                 layout=layout,
                 layouts=[
