@@ -21,9 +21,16 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.e2e)
+    """Mark the browser tests and run them last. Playwright's sync API keeps an event
+    loop running in the test thread until the session ends, and under it Django's
+    context-local connections are new objects without the test database's serialized
+    contents, which serialized_rollback tests (the thread tests) restore from."""
+    def is_browser_test(item):
+        return "tests/e2e/" in str(item.fspath).replace(os.sep, "/")
+
+    for item in filter(is_browser_test, items):
+        item.add_marker(pytest.mark.e2e)
+    items.sort(key=is_browser_test)  # stable: the order within each group is kept
 
 
 @pytest.fixture(autouse=True)
