@@ -1,11 +1,18 @@
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 requires_postgresql = pytest.mark.skipif(
     not ON_POSTGRESQL,
     reason="row locks (select_for_update) only mean something on PostgreSQL; SQLite serialises all writers",
+)
+
+requires_postgresql_plans = pytest.mark.skipif(
+    not ON_POSTGRESQL,
+    reason="query plans (EXPLAIN, the trigram index) are PostgreSQL's, the production database",
 )
 
 
@@ -31,3 +38,32 @@ def ledger_mismatches():
         for key in set(ledger) | set(levels)
         if levels.get(key, (0, 0)) != ledger.get(key, (0, 0))
     }
+
+
+def count_queries(client, url):
+    """How many queries a GET of `url` runs (asserting the page answers 200)."""
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(context)
+
+
+def changelist_rows(response):
+    return list(response.context["cl"].result_list)
+
+
+SEARCHED_TABLES = {"orders_order", "orders_customer", "shipping_shipment", "orders_orderevent"}
+
+
+def full_scans(node, tables=SEARCHED_TABLES):
+    """Scans in an EXPLAIN (FORMAT JSON) plan node that read one of `tables` whole:
+    a Seq Scan, or an index scan with no index condition."""
+    found = []
+    if node.get("Relation Name") in tables:
+        if node["Node Type"] == "Seq Scan" or (
+            node["Node Type"] in ("Index Scan", "Index Only Scan") and "Index Cond" not in node
+        ):
+            found.append(f'{node["Node Type"]} on {node["Relation Name"]}')
+    for child in node.get("Plans", []):
+        found.extend(full_scans(child, tables))
+    return found

@@ -2,13 +2,12 @@
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from inventory import services
 from inventory.models import Product, StockLevel, StockMovement
 from tests.factories import OrderFactory, ProductFactory, StockLevelFactory, UserFactory, WarehouseFactory
+from tests.utils import changelist_rows, count_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -16,17 +15,6 @@ RECEIVE = reverse("admin:inventory_stocklevel_receive")
 COUNT = reverse("admin:inventory_stocklevel_count")
 LEVELS = reverse("admin:inventory_stocklevel_changelist")
 MOVEMENTS = reverse("admin:inventory_stockmovement_changelist")
-
-
-def queries(client, url):
-    with CaptureQueriesContext(connection) as context:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(context)
-
-
-def rows(response):
-    return list(response.context["cl"].result_list)
 
 
 def messages_of(response):
@@ -48,11 +36,11 @@ def test_list_query_count_does_not_grow_with_rows(client, manager, url_name):
     client.force_login(manager)
     url = reverse(f"admin:{url_name}")
     OrderFactory(processing=True)  # one warehouse, product, level and a couple of movements
-    queries(client, url)
-    one = queries(client, url)
+    count_queries(client, url)
+    one = count_queries(client, url)
     for code in ("N1", "N2", "N3"):
         OrderFactory(processing=True, lines=2, warehouse=WarehouseFactory(code=code))
-    assert queries(client, url) == one
+    assert count_queries(client, url) == one
 
 
 # --- stock levels -------------------------------------------------------------------
@@ -63,9 +51,9 @@ def test_stock_levels_show_available_and_flag_low_stock(client, warehouse_user):
     plenty = StockLevelFactory(on_hand=50, reserved=10, product=ProductFactory(low_stock_threshold=5))
     low = StockLevelFactory(on_hand=8, reserved=4, product=ProductFactory(low_stock_threshold=5))
     response = client.get(LEVELS)
-    assert {level.pk: level.available_quantity for level in rows(response)} == {plenty.pk: 40, low.pk: 4}
-    assert rows(client.get(LEVELS, {"low": "yes"})) == [low]
-    assert rows(client.get(LEVELS, {"low": "no"})) == [plenty]
+    assert {level.pk: level.available_quantity for level in changelist_rows(response)} == {plenty.pk: 40, low.pk: 4}
+    assert changelist_rows(client.get(LEVELS, {"low": "yes"})) == [low]
+    assert changelist_rows(client.get(LEVELS, {"low": "no"})) == [plenty]
     html = response.content.decode()
     assert html.count('class="low-stock"') == 1  # marked on the low row only
     assert "Low (≤ 5)" in html
@@ -75,8 +63,8 @@ def test_stock_levels_filter_by_warehouse_and_search_by_barcode(client, warehous
     client.force_login(warehouse_user)
     north = StockLevelFactory(warehouse=WarehouseFactory(code="TPE"), product=ProductFactory(barcode="4710088000011"))
     StockLevelFactory(warehouse=WarehouseFactory(code="KHH"))
-    assert rows(client.get(LEVELS, {"warehouse__id__exact": north.warehouse_id})) == [north]
-    assert rows(client.get(LEVELS, {"q": "4710088000011"})) == [north]
+    assert changelist_rows(client.get(LEVELS, {"warehouse__id__exact": north.warehouse_id})) == [north]
+    assert changelist_rows(client.get(LEVELS, {"q": "4710088000011"})) == [north]
 
 
 def test_stock_quantities_are_never_editable_in_the_admin(client, superuser):
@@ -116,10 +104,10 @@ def test_ledger_search_by_order_number_and_sku_and_filter_by_kind(client, servic
     order = OrderFactory(processing=True, number="SO-4242")
     other = OrderFactory(processing=True, number="SO-4343")
     sku = order.lines.get().sku
-    found = rows(client.get(MOVEMENTS, {"q": "so-4242"}))
+    found = changelist_rows(client.get(MOVEMENTS, {"q": "so-4242"}))
     assert found and {m.order_id for m in found} == {order.pk}
-    assert {m.product.sku for m in rows(client.get(MOVEMENTS, {"q": sku}))} == {sku}
-    reserved = rows(client.get(MOVEMENTS, {"kind__exact": "reserve"}))
+    assert {m.product.sku for m in changelist_rows(client.get(MOVEMENTS, {"q": sku}))} == {sku}
+    reserved = changelist_rows(client.get(MOVEMENTS, {"kind__exact": "reserve"}))
     assert {m.order_id for m in reserved} == {order.pk, other.pk}
 
 
@@ -255,10 +243,10 @@ def test_product_list_totals_and_search(client, warehouse_user):
     StockLevelFactory(product=tea, warehouse=WarehouseFactory(code="TPE"), on_hand=10, reserved=2)
     StockLevelFactory(product=tea, warehouse=WarehouseFactory(code="KHH"), on_hand=5)
     ProductFactory(sku="MUG-1", name="Mug", is_active=False)
-    [row] = rows(client.get(reverse("admin:inventory_product_changelist"), {"q": "烏龍"}))
+    [row] = changelist_rows(client.get(reverse("admin:inventory_product_changelist"), {"q": "烏龍"}))
     assert (row.on_hand_total, row.available_total) == (15, 13)
-    assert rows(client.get(reverse("admin:inventory_product_changelist"), {"q": "4710088000035"})) == [tea]
-    assert [p.sku for p in rows(client.get(reverse("admin:inventory_product_changelist"), {"is_active__exact": "0"}))] == ["MUG-1"]
+    assert changelist_rows(client.get(reverse("admin:inventory_product_changelist"), {"q": "4710088000035"})) == [tea]
+    assert [p.sku for p in changelist_rows(client.get(reverse("admin:inventory_product_changelist"), {"is_active__exact": "0"}))] == ["MUG-1"]
 
 
 def test_product_page_shows_stock_per_warehouse_and_stock_links(client, manager):

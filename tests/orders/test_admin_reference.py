@@ -1,29 +1,17 @@
 """Admin pages for customers, checklist templates and target times."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from orders.models import ChecklistStep, Customer, Predicate, StatusTarget
 from tests.factories import CustomerFactory, OrderFactory
+from tests.utils import changelist_rows, count_queries
 
 pytestmark = pytest.mark.django_db
 
 CUSTOMERS = reverse("admin:orders_customer_changelist")
 STEPS = reverse("admin:orders_checkliststep_changelist")
 TARGETS = reverse("admin:orders_statustarget_changelist")
-
-
-def queries(client, url):
-    with CaptureQueriesContext(connection) as context:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(context)
-
-
-def changelist_rows(response):
-    return list(response.context["cl"].result_list)
 
 
 def list_editable_post(response, changes):
@@ -49,11 +37,11 @@ def list_editable_post(response, changes):
 def test_customer_list_query_count_does_not_grow(client, service_user):
     client.force_login(service_user)
     OrderFactory()
-    queries(client, CUSTOMERS)  # warm caches (content types)
-    one = queries(client, CUSTOMERS)
+    count_queries(client, CUSTOMERS)  # warm caches (content types)
+    one = count_queries(client, CUSTOMERS)
     for _ in range(5):
         OrderFactory(lines=2)
-    many = queries(client, CUSTOMERS)
+    many = count_queries(client, CUSTOMERS)
     assert Customer.objects.count() == 6
     assert one == many
 
@@ -112,11 +100,11 @@ def test_customer_page_query_count_does_not_grow_with_orders(client, service_use
     customer = CustomerFactory()
     OrderFactory(customer=customer)
     url = reverse("admin:orders_customer_change", args=[customer.pk])
-    queries(client, url)
-    one = queries(client, url)
+    count_queries(client, url)
+    one = count_queries(client, url)
     for _ in range(4):
         OrderFactory(customer=customer, lines=2)
-    assert queries(client, url) == one
+    assert count_queries(client, url) == one
 
 
 def test_customer_page_links_to_all_orders_beyond_the_first_fifty(client, service_user, monkeypatch):
@@ -139,10 +127,10 @@ def test_checklist_step_list_query_count_does_not_grow(client, manager):
     client.force_login(manager)
     keep = ChecklistStep.objects.first()
     ChecklistStep.objects.exclude(pk=keep.pk).update(is_active=False)
-    queries(client, STEPS)
-    one = queries(client, STEPS + "?is_active__exact=1")
+    count_queries(client, STEPS)
+    one = count_queries(client, STEPS + "?is_active__exact=1")
     ChecklistStep.objects.update(is_active=True)
-    many = queries(client, STEPS + "?is_active__exact=1")
+    many = count_queries(client, STEPS + "?is_active__exact=1")
     assert ChecklistStep.objects.filter(is_active=True).count() > 5
     assert one == many
 
@@ -200,11 +188,11 @@ def test_manager_adds_a_manual_step(client, manager):
 def test_status_target_list_query_count_does_not_grow(client, manager):
     client.force_login(manager)
     StatusTarget.objects.exclude(status="new").delete()
-    queries(client, TARGETS)
-    one = queries(client, TARGETS)
+    count_queries(client, TARGETS)
+    one = count_queries(client, TARGETS)
     for status, hours in (("processing", 24), ("packed", 12), ("shipped", 120)):
         StatusTarget.objects.create(status=status, target_hours=hours)
-    assert queries(client, TARGETS) == one
+    assert count_queries(client, TARGETS) == one
 
 
 def test_manager_edits_target_hours_in_the_list(client, manager):

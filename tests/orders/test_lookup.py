@@ -19,7 +19,7 @@ from orders.models import OrderStatus, PaymentStatus
 from orders.selectors import customer_lookup
 from shipping.models import Shipment
 from tests.factories import CustomerFactory, OrderFactory, UserFactory
-from tests.utils import ON_POSTGRESQL
+from tests.utils import ON_POSTGRESQL, full_scans
 
 pytestmark = pytest.mark.django_db
 
@@ -438,20 +438,6 @@ def test_the_selector_alone_runs_seven_queries(django_assert_num_queries):
         assert customer_lookup(order.number).matched_order_ids == {order.pk}
 
 
-BIG_TABLES = {"orders_order", "orders_customer", "shipping_shipment", "orders_orderevent"}
-
-
-def full_scans(node):
-    """Scans that read a big table whole (as in test_search_plan, plus the events)."""
-    found = []
-    if node.get("Relation Name") in BIG_TABLES:
-        if node["Node Type"] == "Seq Scan" or (
-            node["Node Type"] in ("Index Scan", "Index Only Scan") and "Index Cond" not in node
-        ):
-            found.append(f'{node["Node Type"]} on {node["Relation Name"]}')
-    for child in node.get("Plans", []):
-        found.extend(full_scans(child))
-    return found
 
 
 @pytest.mark.skipif(not ON_POSTGRESQL, reason="query plans (EXPLAIN, enable_seqscan) are PostgreSQL's")

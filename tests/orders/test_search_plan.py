@@ -16,9 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from orders.models import Order
 from orders.selectors import order_search_filter
 from tests.factories import CustomerFactory, OrderFactory, order_to
-from tests.utils import requires_postgresql
+from tests.utils import full_scans, requires_postgresql_plans
 
-pytestmark = [requires_postgresql, pytest.mark.django_db]
+pytestmark = [requires_postgresql_plans, pytest.mark.django_db]
 
 
 def plans_for(term):
@@ -34,20 +34,6 @@ def plans_for(term):
     return plans
 
 
-BIG_TABLES = {"orders_order", "orders_customer", "shipping_shipment"}
-
-
-def full_scans(node):
-    """Scans of the big tables that read them whole."""
-    found = []
-    if node.get("Relation Name") in BIG_TABLES:
-        if node["Node Type"] == "Seq Scan" or (
-            node["Node Type"] in ("Index Scan", "Index Only Scan") and "Index Cond" not in node
-        ):
-            found.append(f'{node["Node Type"]} on {node["Relation Name"]}')
-    for child in node.get("Plans", []):
-        found.extend(full_scans(child))
-    return found
 
 
 @pytest.mark.parametrize(

@@ -2,29 +2,17 @@
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from shipping.models import Carrier, Shipment
 from shipping.services import shipment_create
 from tests.factories import CarrierFactory, OrderFactory, UserFactory
+from tests.utils import changelist_rows, count_queries
 
 pytestmark = pytest.mark.django_db
 
 CARRIERS = reverse("admin:shipping_carrier_changelist")
 SHIPMENTS = reverse("admin:shipping_shipment_changelist")
-
-
-def queries(client, url):
-    with CaptureQueriesContext(connection) as context:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(context)
-
-
-def rows(response):
-    return list(response.context["cl"].result_list)
 
 
 def packed_order(**kwargs):
@@ -51,18 +39,18 @@ def carrier_data(**overrides):
 def test_carrier_list_query_count_does_not_grow(client, manager):
     client.force_login(manager)
     CarrierFactory()
-    queries(client, CARRIERS)
-    one = queries(client, CARRIERS)
+    count_queries(client, CARRIERS)
+    one = count_queries(client, CARRIERS)
     for code in ("DHL", "POST", "SEVEN"):
         CarrierFactory(code=code, name=code)
-    assert queries(client, CARRIERS) == one
+    assert count_queries(client, CARRIERS) == one
 
 
 def test_shipment_list_query_count_does_not_grow(client, warehouse_user):
     client.force_login(warehouse_user)
     packed_order()
-    queries(client, SHIPMENTS)
-    one = queries(client, SHIPMENTS)
+    count_queries(client, SHIPMENTS)
+    one = count_queries(client, SHIPMENTS)
     OrderFactory(shipped=True)
     dhl = CarrierFactory(code="DHL", name="DHL", tracking_number_pattern=r"\d{10}")
     for n in range(3):
@@ -70,16 +58,16 @@ def test_shipment_list_query_count_does_not_grow(client, warehouse_user):
         order.shipments.update(status=Shipment.Status.CANCELLED)
         shipment_create(order=order, carrier=dhl, tracking_number=f"{n:010d}", actor=None)
     assert Shipment.objects.count() == 8
-    assert queries(client, SHIPMENTS) == one
+    assert count_queries(client, SHIPMENTS) == one
 
 
 def test_shipment_page_query_count_does_not_grow_with_lines(client, warehouse_user):
     client.force_login(warehouse_user)
     small = packed_order().shipments.get()
     big = packed_order(lines=5).shipments.get()
-    queries(client, reverse("admin:shipping_shipment_change", args=[small.pk]))
-    one = queries(client, reverse("admin:shipping_shipment_change", args=[small.pk]))
-    assert queries(client, reverse("admin:shipping_shipment_change", args=[big.pk])) == one
+    count_queries(client, reverse("admin:shipping_shipment_change", args=[small.pk]))
+    one = count_queries(client, reverse("admin:shipping_shipment_change", args=[small.pk]))
+    assert count_queries(client, reverse("admin:shipping_shipment_change", args=[big.pk])) == one
 
 
 # --- carriers -------------------------------------------------------------------------
@@ -154,17 +142,17 @@ def test_shipment_search_by_tracking_number_as_typed_or_order_number(client, ser
     order = OrderFactory(processing=True, number="SO-5150")
     shipment = shipment_create(order=order, carrier=carrier, tracking_number="RR123456789TW", actor=None)
     packed_order()
-    assert rows(client.get(SHIPMENTS, {"q": "rr 123 456 789 tw"})) == [shipment]
-    assert rows(client.get(SHIPMENTS, {"q": "so-5150"})) == [shipment]
-    assert rows(client.get(SHIPMENTS, {"q": "x" * 5000})) == []
+    assert changelist_rows(client.get(SHIPMENTS, {"q": "rr 123 456 789 tw"})) == [shipment]
+    assert changelist_rows(client.get(SHIPMENTS, {"q": "so-5150"})) == [shipment]
+    assert changelist_rows(client.get(SHIPMENTS, {"q": "x" * 5000})) == []
 
 
 def test_list_filters_by_status_and_carrier(client, warehouse_user):
     client.force_login(warehouse_user)
     shipped = OrderFactory(shipped=True).shipments.get()
     packed_order()
-    assert rows(client.get(SHIPMENTS, {"status__exact": "shipped"})) == [shipped]
-    assert len(rows(client.get(SHIPMENTS, {"carrier__id__exact": shipped.carrier_id}))) == 2
+    assert changelist_rows(client.get(SHIPMENTS, {"status__exact": "shipped"})) == [shipped]
+    assert len(changelist_rows(client.get(SHIPMENTS, {"carrier__id__exact": shipped.carrier_id}))) == 2
 
 
 def test_mark_delivered_action_goes_through_the_service(client, warehouse_user):
