@@ -23,7 +23,7 @@ from .admin_lookup import CustomerLookupAdminMixin
 from .admin_views import OrderActionViewsMixin
 from .admin_printables import PrintablesAdminMixin
 from .admin_packing import PackingStationAdminMixin
-from .models import Order, OrderChecklistItem, OrderEvent, OrderStatus, PaymentStatus
+from .models import Order, OrderChecklistItem, OrderEvent, OrderStatus
 from .selectors import (
     SEARCH_MAX_LENGTH,
     SearchTooLong,
@@ -295,9 +295,7 @@ class OrderAdmin(CustomerLookupAdminMixin, PackingStationAdminMixin, PrintablesA
             "carriers": list(Carrier.objects.filter(is_active=True).order_by("name")) if can_ship else [],
             "can_ship": can_ship,
             "can_confirm_delivery": has_permission(user, "orders.advance_order"),
-            "can_mark_paid": has_permission(user, "orders.mark_paid")
-            and order.payment_status != PaymentStatus.PAID
-            and order.status not in {OrderStatus.CANCELLED, OrderStatus.RETURNED},
+            "can_mark_paid": has_permission(user, "orders.mark_paid") and workflow.can_mark_paid(order),
             "can_note": has_permission(user, "orders.add_note"),
             "can_correct_address": has_permission(user, "orders.correct_address")
             and order.status in workflow.BEFORE_SHIPPING,

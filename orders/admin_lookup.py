@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from inventory.permissions import has_permission
 
 from . import workflow
-from .models import OrderStatus, PaymentStatus
 from .selectors import (
     LOOKUP_CUSTOMER_LIMIT,
     LOOKUP_ORDER_LIMIT,
@@ -36,9 +35,7 @@ def order_controls(order, perms):
         "cancel": "orders.cancel_order" in perms and workflow.allowed_from("cancel", order.status),
         "already_shipped": "orders.cancel_order" in perms and order.status in workflow.RETURNABLE,
         "address": "orders.correct_address" in perms and before_shipping,
-        "mark_paid": "orders.mark_paid" in perms
-        and order.payment_status != PaymentStatus.PAID
-        and order.status not in {OrderStatus.CANCELLED, OrderStatus.RETURNED},
+        "mark_paid": "orders.mark_paid" in perms and workflow.can_mark_paid(order),
         "note": "orders.add_note" in perms,
     }
 

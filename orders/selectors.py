@@ -182,7 +182,7 @@ def customer_lookup(term, *, customer_limit=LOOKUP_CUSTOMER_LIMIT, order_limit=L
     `order_limit` orders: those the search found, then the newest. An empty entry
     finds nothing without a query; raises SearchTooLong for an overlong one.
     """
-    from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
+    from django.db.models import Case, Count, F, IntegerField, Value, When, Window
     from django.db.models.functions import RowNumber
 
     from shipping.models import Shipment

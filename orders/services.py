@@ -466,7 +466,7 @@ def order_mark_paid(*, order, actor):
     order = _lock_order(order)
     if order.payment_status == PaymentStatus.PAID:
         raise StaleAction(_("Order %(number)s is already paid.") % {"number": order.number})
-    if order.status in {S.CANCELLED, S.RETURNED}:
+    if order.status in workflow.PAYMENT_SETTLED:
         raise WorkflowError(
             _("Order %(number)s is %(status)s; its payment cannot change.")
             % {"number": order.number, "status": workflow.status_label(order.status)}

@@ -16,6 +16,8 @@ CANCELLABLE = {S.NEW, S.PROCESSING, S.PACKED, S.ON_HOLD}
 RETURNABLE = {S.SHIPPED, S.DELIVERED, S.COMPLETED}
 # The shipping address and payment can be corrected until the parcel leaves.
 BEFORE_SHIPPING = {S.NEW, S.PROCESSING, S.PACKED, S.ON_HOLD}
+# Once an order is cancelled or returned its payment is settled.
+PAYMENT_SETTLED = {S.CANCELLED, S.RETURNED}
 # States in which stock is reserved for the order.
 RESERVING = {S.PROCESSING, S.PACKED}
 # Where an order is still being worked on (not finished, cancelled or returned).
@@ -61,3 +63,10 @@ def allowed_from(action, status):
         return status in RETURNABLE
     return False
 
+
+
+def can_mark_paid(order):
+    """Whether "mark paid" applies to the order (the service refuses it otherwise)."""
+    from .models import PaymentStatus
+
+    return order.payment_status != PaymentStatus.PAID and order.status not in PAYMENT_SETTLED

@@ -626,7 +626,6 @@ class Command(BaseCommand):
             anchors[i] = placed_at + (changed_at - placed_at) * (elapsed / sum(weights))
         if not changes:  # still new: placed when it entered its state
             anchors[0] = placed_at = changed_at
-        last = max(anchors)
         anchors[len(events)] = changed_at + in_state * 0.6  # a virtual end for what came after
         new_times = [None] * len(events)
         points = sorted(anchors)
