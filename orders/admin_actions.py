@@ -12,6 +12,7 @@ from inventory.exceptions import InventoryError
 
 from . import services, workflow
 from .exceptions import ChecklistIncomplete, WorkflowError
+from .text import quoted_list
 
 
 def _refusal(order, error):
@@ -19,7 +20,7 @@ def _refusal(order, error):
     if isinstance(error, ChecklistIncomplete):
         return _("%(number)s missing %(steps)s") % {
             "number": order.number,
-            "steps": ", ".join(f"“{step}”" for step in error.missing),
+            "steps": quoted_list(error.missing),
         }
     text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
     return text if order.number in text else f"{order.number}: {text}"

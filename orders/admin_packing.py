@@ -30,6 +30,7 @@ from . import services, workflow
 from .exceptions import WorkflowError
 from .models import Order, OrderChecklistItem, OrderLine, OrderStatus
 from .selectors import available_actions, checklist_progress, checklist_rows
+from .text import quoted_list
 
 # Longer input is no order number, barcode or SKU (the columns hold at most 64).
 CODE_MAX_LENGTH = 64
@@ -177,7 +178,7 @@ class PackingStationAdminMixin:
         else:
             status_line = _("All %(ordered)s items scanned. Still to do: %(steps)s.") % {
                 "ordered": ordered,
-                "steps": ", ".join(f"“{label}”" for label in missing_manual) or _("the remaining steps"),
+                "steps": quoted_list(missing_manual) or _("the remaining steps"),
             }
             status_kind = "steps"
         return {

@@ -8,6 +8,7 @@ from inventory.permissions import has_permission
 from . import workflow
 from .models import Order, OrderChecklistItem, OrderEvent
 from .services import step_passed
+from .text import quoted_list
 
 
 def order_for_page(pk):
@@ -62,7 +63,7 @@ def available_actions(order, user, rows=None):
         elif code == "advance":
             missing = [item.display_label for item, done, _hint in rows if item.required and not done]
             if missing:
-                reason = _("Missing: %(steps)s") % {"steps": ", ".join(missing)}
+                reason = _("Missing: %(steps)s") % {"steps": quoted_list(missing)}
         actions.append({"code": code, "label": label, "action": action, "enabled": not reason, "reason": reason})
     return actions
 

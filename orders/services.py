@@ -28,6 +28,7 @@ from .models import (
     OrderStatus,
     PaymentStatus,
 )
+from .text import quoted_list
 
 S = OrderStatus
 
@@ -342,7 +343,7 @@ def order_advance(*, order, actor, expected_status=None):
             % {
                 "number": order.number,
                 "status": workflow.status_label(order.status),
-                "steps": ", ".join(f"“{label}” ({hint})" if hint else f"“{label}”" for label, hint in missing),
+                "steps": quoted_list(f"{label} ({hint})" if hint else label for label, hint in missing),
             },
             missing=[label for label, _hint in missing],
         )
