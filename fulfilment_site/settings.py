@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "rangefilter",
+    "reports",
     "inventory",
     "orders",
     "shipping",
@@ -116,6 +117,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# Uploaded imports and finished exports. Never served as static files: exports are
+# downloaded through a view that checks who may fetch them.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+
 LOGIN_URL = "admin:login"
 
 # E-mail: EMAIL_URL (smtp://user:password@host:587/?tls=True, console:, ...) or the
@@ -149,6 +154,12 @@ TASKS = {
 }
 
 IMPORT_EXPORT_USE_TRANSACTIONS = True
+# Exports of more rows than this run as a background task with a progress page;
+# smaller ones download at once. Finished files are kept this many days.
+EXPORT_ASYNC_THRESHOLD = int(os.environ.get("EXPORT_ASYNC_THRESHOLD", "50000"))
+EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", "7"))
+# Largest file the import pages accept (bytes).
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
 if not DEBUG:

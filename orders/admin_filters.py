@@ -1,15 +1,13 @@
 """List filters and per-request helpers of the order list."""
 
-import operator
 from datetime import timedelta
-from functools import reduce
 
 from django.contrib import admin
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .filters import overdue_q  # noqa: F401  (the one definition, shared with reports)
 from .models import StatusTarget
 
 
@@ -23,12 +21,6 @@ def status_targets(request):
         }
         request._order_status_targets = targets
     return targets
-
-
-def overdue_q(targets, now):
-    """Orders that have been in their state longer than its target (None: no targets)."""
-    conditions = [Q(status=status, status_changed_at__lt=now - target) for status, target in targets.items()]
-    return reduce(operator.or_, conditions) if conditions else None
 
 
 def human_duration(delta):

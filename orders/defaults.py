@@ -8,7 +8,7 @@ WAREHOUSE = "Warehouse staff"
 CUSTOMER_SERVICE = "Customer service"
 MANAGER = "Manager"
 
-APPS = ("inventory", "orders", "shipping")
+APPS = ("inventory", "orders", "shipping", "reports")
 
 _VIEW = [
     "inventory.view_warehouse",

@@ -153,6 +153,8 @@ class Order(models.Model):
             ("mark_paid", _("Can mark orders paid")),
             ("export_reports", _("Can export reports")),
             ("import_data", _("Can import data")),
+            ("export_personal_data", _("Can export personal data (contact and address columns)")),
+            ("view_dashboard", _("Can see the managers' dashboard")),
         ]
 
     def __str__(self):

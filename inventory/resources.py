@@ -1,0 +1,1 @@
+"""Exports of the inventory app's data (registered in reports.registry when the app is ready)."""
