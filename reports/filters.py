@@ -18,12 +18,14 @@ DATE_FORMAT_HELP = _("YYYY-MM-DD, for example 2026-11-01")
 
 
 class ReportFilterError(ValueError):
-    """The filter values did not parse. `errors`: {field label: [messages]}."""
+    """The filter values did not parse. `errors`: {field name: [messages]};
+    `labels`: {field name: the label the user sees}."""
 
-    def __init__(self, errors):
+    def __init__(self, errors, labels=None):
         self.errors = errors
+        self.labels = labels or {}
         super().__init__(
-            "; ".join(f"{label}: {' '.join(messages)}" for label, messages in errors.items())
+            "; ".join(f"{self.labels.get(name, name)}: {' '.join(messages)}" for name, messages in errors.items())
         )
 
 
@@ -112,9 +114,9 @@ def filtered(filterset):
     """The FilterSet's rows, or ReportFilterError naming every field that did not parse."""
     if filterset.is_bound and not filterset.is_valid():
         form = filterset.form
-        errors = {}
-        for name, messages in form.errors.items():
-            label = form.fields[name].label if name in form.fields else gettext("filters")
-            errors[str(label)] = [str(message) for message in messages]
-        raise ReportFilterError(errors)
+        errors = {name: [str(message) for message in messages] for name, messages in form.errors.items()}
+        labels = {
+            name: str(form.fields[name].label) if name in form.fields else gettext("filters") for name in errors
+        }
+        raise ReportFilterError(errors, labels)
     return filterset.qs

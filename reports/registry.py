@@ -26,6 +26,8 @@ class ExportKind:
     # Kinds whose rows are chosen by the same FilterSet (the order list offers
     # "one row per order" and "one row per order line").
     siblings: tuple = field(default_factory=tuple)
+    # The FilterSet field that `export_csv --status` sets (None: the kind has none).
+    status_filter: str | None = "status"
 
     def resource_for(self, *, include_personal):
         return self.resource(include_personal=include_personal)

@@ -3,7 +3,7 @@ queries however many orders and lines are printed."""
 
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 
@@ -102,3 +102,22 @@ def packing_slips(order_ids):
         order.do_not_ship = order.status in DO_NOT_SHIP
         order.total_units = sum(line.quantity for line in order.lines.all())
     return orders
+
+
+SEARCH_MAX_LENGTH = 64
+
+
+class SearchTooLong(ValueError):
+    pass
+
+
+def shipment_search(queryset, term):
+    """Exact tracking number (as typed or as stored: upper case, no spaces) or order
+    number; both are indexed. Shared by the shipment list and its export."""
+    term = (term or "").strip()
+    if not term:
+        return queryset
+    if len(term) > SEARCH_MAX_LENGTH:
+        raise SearchTooLong(term)
+    normalised = term.upper().replace(" ", "")
+    return queryset.filter(Q(tracking_number=normalised) | Q(order__number=term) | Q(order__number=term.upper()))

@@ -1,0 +1,59 @@
+"""The column definitions every export shares: a django-import-export Resource per
+kind (in the app that owns the model), with the personal-data columns marked.
+
+Each column is a Resource field whose `attribute` is an ORM path or an annotation of
+the Resource's queryset, and whose widget says what the cells are (text, number,
+date). `reports.exporting` reads rows with one `values_list()` over those paths and
+writes them as CSV, XLSX or JSON; the PostgreSQL COPY path renders the same columns
+in SQL. The library's own `Resource.export()` gives the same values.
+"""
+
+from import_export import resources, widgets
+
+TEXT, INTEGER, DECIMAL, DATETIME, DATE, BOOLEAN = "text", "integer", "decimal", "datetime", "date", "boolean"
+
+_WIDGET_TYPES = [
+    (widgets.DateTimeWidget, DATETIME),
+    (widgets.DateWidget, DATE),
+    (widgets.DecimalWidget, DECIMAL),
+    (widgets.IntegerWidget, INTEGER),
+    (widgets.BooleanWidget, BOOLEAN),
+]
+
+
+class Column:
+    __slots__ = ("name", "path", "type")
+
+    def __init__(self, name, path, type_):
+        self.name, self.path, self.type = name, path, type_
+
+    def __repr__(self):
+        return f"Column({self.name!r}, {self.path!r}, {self.type!r})"
+
+
+class ReportResource(resources.ModelResource):
+    """A Resource that can leave out personal data.
+
+    `personal_fields`: the contact and address columns (e-mail, phone, ship-to name
+    and address), exported only for users with `orders.export_personal_data`.
+    """
+
+    personal_fields = ()
+
+    def __init__(self, include_personal=True, **kwargs):
+        super().__init__(**kwargs)
+        self.include_personal = include_personal
+
+    def get_export_fields(self, selected_fields=None):
+        export_fields = super().get_export_fields(selected_fields)
+        if self.include_personal:
+            return export_fields
+        return [field for field in export_fields if self.get_field_name(field) not in self.personal_fields]
+
+    def columns(self):
+        """The exported columns, in order."""
+        found = []
+        for field in self.get_export_fields():
+            column_type = next((t for widget, t in _WIDGET_TYPES if isinstance(field.widget, widget)), TEXT)
+            found.append(Column(field.column_name, field.attribute, column_type))
+        return found
