@@ -2,10 +2,12 @@
 
 from datetime import timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from rangefilter.filters import DateRangeFilter
 
 from .filters import overdue_q  # noqa: F401  (the one definition, shared with reports)
 from .models import StatusTarget
@@ -71,3 +73,18 @@ class CarrierFilter(admin.SimpleListFilter):
             return queryset.none()
         shipments = Shipment.objects.filter(carrier_id=int(value)).exclude(status=Shipment.Status.CANCELLED)
         return queryset.filter(pk__in=shipments.values("order_id"))
+
+
+class StrictDateRangeFilter(DateRangeFilter):
+    """The placed-date range, refusing a date it cannot read (2026/11/01 in
+    English) with a message and no rows, instead of silently listing every order."""
+
+    def queryset(self, request, queryset):
+        typed = any(self.used_parameters.get(name) for name in self.expected_parameters())
+        if typed and not self.form.is_valid():
+            messages.error(
+                request,
+                gettext("The date filter could not be read: enter dates as YYYY-MM-DD, for example 2026-11-01."),
+            )
+            return queryset.none()
+        return super().queryset(request, queryset)

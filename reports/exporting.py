@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from .filters import filtered
 from .neutralise import neutralise, neutralise_sql
-from .resources import BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, TEXT
+from .resources import BOOLEAN, DATE, DATETIME, DECIMAL, TEXT
 
 CENTS = Decimal("0.01")
 CHUNK_ROWS = 2000

@@ -1,5 +1,4 @@
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -66,6 +65,3 @@ class ExportJob(models.Model):
         return self.status == self.Status.EXPIRED or (
             self.expires_at is not None and self.expires_at <= timezone.now()
         )
-
-    def keep_until(self, now):
-        return now + timedelta(days=settings.EXPORT_KEEP_DAYS)

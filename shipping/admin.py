@@ -6,7 +6,6 @@ import re
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -14,12 +13,12 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from inventory.admin import ReadOnlyAdminMixin
 
+from reports.admin import ExportAdminMixin
+
 from .exceptions import ShippingError
 from .models import Carrier, Shipment, ShipmentLine
+from .selectors import SEARCH_MAX_LENGTH, SearchTooLong, shipment_search
 from .services import shipment_mark_delivered
-
-SEARCH_MAX_LENGTH = 64
-
 
 class CarrierForm(forms.ModelForm):
     class Meta:
@@ -73,7 +72,9 @@ class ShipmentLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ShipmentAdmin(ExportAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    export_kind = "shipments"
+    export_filter_params = {"status__exact": "status", "carrier__id__exact": "carrier"}
     list_display = ["tracking_number", "carrier", "status", "order_link", "created_at", "shipped_at", "delivered_at", "track"]
     list_select_related = ["carrier", "order"]
     list_filter = ["status", "carrier"]
@@ -89,23 +90,14 @@ class ShipmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return request.user.has_perm("orders.advance_order")
 
     def get_search_results(self, request, queryset, search_term):
-        # Tracking and order numbers are indexed; match them exactly, as typed or
-        # as the services store them (upper case, no spaces).
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if len(term) > SEARCH_MAX_LENGTH:
+        # Tracking and order numbers are indexed; match them exactly (shared with the export).
+        try:
+            return shipment_search(queryset, search_term), False
+        except SearchTooLong:
             messages.warning(
                 request, _("The search is too long (at most %(max)s characters).") % {"max": SEARCH_MAX_LENGTH}
             )
             return queryset.none(), False
-        normalised = term.upper().replace(" ", "")
-        return (
-            queryset.filter(
-                Q(tracking_number=normalised) | Q(order__number=term) | Q(order__number=term.upper())
-            ),
-            False,
-        )
 
     @admin.display(description=gettext_lazy("order"), ordering="order__number")
     def order_link(self, shipment):
