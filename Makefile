@@ -29,9 +29,13 @@ migrate: install
 demo: migrate
 	$(PY) manage.py seed_demo
 
+# A task worker runs beside the server, so large exports show their progress and
+# e-mails go out as they would in production (TASKS_BACKEND=database).
 run: demo
 	@echo "Serving http://$(HOST):$(PORT)/admin/  (Ctrl-C to stop)"
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+	@TASKS_BACKEND=database DEBUG=$${DEBUG:-1} $(PY) manage.py db_worker --no-reload --no-startup-delay -v 0 & \
+	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	TASKS_BACKEND=database DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -28,17 +28,18 @@ FORMAT_CHOICES = [("csv", "CSV"), ("xlsx", gettext_lazy("Excel (XLSX)")), ("json
 
 
 class ExportForm(forms.Form):
-    kind = forms.ChoiceField(label=gettext_lazy("rows"), widget=forms.RadioSelect)
+    # Not "kind": the ledger's FilterSet has a field of that name.
+    export_kind = forms.ChoiceField(label=gettext_lazy("rows"), widget=forms.RadioSelect)
     file_format = forms.ChoiceField(
         label=gettext_lazy("format"), choices=FORMAT_CHOICES, initial="csv", widget=forms.RadioSelect
     )
 
     def __init__(self, *args, kinds, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [(kind.name, kind.label) for kind in kinds]
-        self.fields["kind"].initial = kinds[0].name
+        self.fields["export_kind"].choices = [(kind.name, kind.label) for kind in kinds]
+        self.fields["export_kind"].initial = kinds[0].name
         if len(kinds) == 1:
-            self.fields["kind"].widget = forms.HiddenInput()
+            self.fields["export_kind"].widget = forms.HiddenInput()
 
 
 def _search_refusal(error):
@@ -171,7 +172,7 @@ class ExportAdminMixin:
         return TemplateResponse(request, self.export_template, context)
 
     def _export(self, request, cleaned, selection):
-        kind = export_kind(cleaned["kind"])
+        kind = export_kind(cleaned["export_kind"])
         file_format = cleaned["file_format"]
         resource = services.export_resource(kind, request.user)
         try:
