@@ -276,3 +276,17 @@ def test_export_list_query_count_does_not_grow(client):
     for _ in range(15):
         ExportJob.objects.create(owner=manager, kind="stock", file_format="xlsx")
     assert count_queries(client, url) == one
+
+
+def test_purge_exports_command(manager, tmp_path):
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+
+    job = ExportJob.objects.create(
+        owner=manager, kind="orders", file_format="csv", status="done", expires_at=timezone.now()
+    )
+    job.file.save("old.csv", ContentFile(b"x"))
+    out = io.StringIO()
+    call_command("purge_exports", stdout=out)
+    job.refresh_from_db()
+    assert "1 expired" in out.getvalue() and job.status == "expired" and not job.file
