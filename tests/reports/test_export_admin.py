@@ -211,7 +211,7 @@ def test_a_running_export_refreshes_itself_and_shows_rows_done(client, manager):
     client.force_login(manager)
     page = client.get(reverse("admin:reports_exportjob_progress", args=[job.pk]))
     assert b'http-equiv="refresh"' in page.content
-    assert b"15000 of 60000 rows" in page.content
+    assert b"15,000 of 60,000 rows" in page.content
     assert client.get(reverse("admin:reports_exportjob_download", args=[job.pk])).status_code == 404
 
 
