@@ -5,29 +5,30 @@ from django.db.models import Aggregate, CharField
 
 
 class JoinedText(Aggregate):
-    """Values joined by single spaces; sorted on PostgreSQL (SQLite keeps row order)."""
+    """Values joined by single spaces. On PostgreSQL sorted by `ordering` (an
+    expression over the same rows; default the values themselves); SQLite keeps
+    the order of the rows."""
 
     function = "GROUP_CONCAT"
-    template = "%(function)s(%(distinct)s%(expressions)s, ' ')"
     allow_distinct = True
     output_field = CharField()
 
-    def as_sqlite(self, compiler, connection, **extra_context):
+    def __init__(self, expression, ordering=None, **extra):
+        expressions = [expression] if ordering is None else [expression, ordering]
+        super().__init__(*expressions, **extra)
+
+    def _compiled(self, compiler, index):
+        return compiler.compile(self.source_expressions[index])
+
+    def as_sql(self, compiler, connection, **extra_context):
+        value, params = self._compiled(compiler, 0)
         if self.distinct:
             # SQLite takes no separator with DISTINCT; its own is a comma.
-            return self.as_sql(
-                compiler,
-                connection,
-                template="REPLACE(%(function)s(%(distinct)s%(expressions)s), ',', ' ')",
-                **extra_context,
-            )
-        return self.as_sql(compiler, connection, **extra_context)
+            return f"REPLACE(GROUP_CONCAT(DISTINCT {value}), ',', ' ')", params
+        return f"GROUP_CONCAT({value}, ' ')", params
 
     def as_postgresql(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler,
-            connection,
-            function="STRING_AGG",
-            template="%(function)s(%(distinct)s(%(expressions)s)::text, ' ' ORDER BY (%(expressions)s)::text)",
-            **extra_context,
-        )
+        value, params = self._compiled(compiler, 0)
+        order, order_params = self._compiled(compiler, -1)
+        distinct = "DISTINCT " if self.distinct else ""
+        return f"STRING_AGG({distinct}({value})::text, ' ' ORDER BY ({order})::text)", (*params, *order_params)

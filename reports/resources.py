@@ -31,6 +31,18 @@ class Column:
         return f"Column({self.name!r}, {self.path!r}, {self.type!r})"
 
 
+class CopyJoin:
+    """For the PostgreSQL COPY path of a large export: one pre-aggregated table
+    joined on the exported row's primary key, instead of a subquery per row.
+
+    `sql` selects `row_pk` and the aggregates, one row per exported row (GROUP BY);
+    `columns` maps Resource attributes to SQL over the join's alias, written `{join}`.
+    """
+
+    def __init__(self, sql, columns):
+        self.sql, self.columns = sql, columns
+
+
 class ReportResource(resources.ModelResource):
     """A Resource that can leave out personal data.
 
@@ -49,6 +61,10 @@ class ReportResource(resources.ModelResource):
         if self.include_personal:
             return export_fields
         return [field for field in export_fields if self.get_field_name(field) not in self.personal_fields]
+
+    def copy_joins(self):
+        """CopyJoins for the columns that are per-row subqueries (none by default)."""
+        return []
 
     def columns(self):
         """The exported columns, in order."""

@@ -226,3 +226,31 @@ def test_managers_have_the_export_permissions_and_other_roles_do_not(warehouse_u
         assert manager.has_perm(perm)
         assert not warehouse_user.has_perm(perm)
         assert not service_user.has_perm(perm)
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="COPY … TO STDOUT is PostgreSQL's; SQLite has only the plain path")
+def test_copy_of_a_large_export_aggregates_once_and_writes_the_same_bytes(db, monkeypatch):
+    from shipping.models import Carrier
+
+    monkeypatch.setattr("reports.exporting.COPY_JOIN_MIN_ROWS", 0)  # take the large-export plan
+    seven = Carrier.objects.create(code="SEVEN", name="7-ELEVEN")
+    two_parcels = OrderFactory(shipped=True, lines=3)
+    Shipment.objects.create(order=two_parcels, carrier=seven, tracking_number="A0001", status="shipped")
+    Shipment.objects.create(order=two_parcels, carrier=seven, tracking_number="Z9999", status="cancelled")
+    OrderFactory(delivered=True)
+    OrderFactory()
+    kind = export_kind("orders")
+    resource = kind.resource_for(include_personal=True)
+    columns = resource.columns()
+    queryset = export_queryset(kind, resource, Selection({}))
+    plain, copied = io.BytesIO(), io.BytesIO()
+    write_csv(plain, columns, value_rows(columns, queryset))
+    copy_csv(copied, columns, queryset, joins=resource.copy_joins())
+    assert copied.getvalue() == plain.getvalue()
+    row = next(r for r in csv_rows(copied.getvalue()) if r["number"] == two_parcels.number)
+    live = Shipment.objects.filter(order=two_parcels).exclude(status="cancelled").order_by("tracking_number")
+    # Each carrier stands beside its own tracking number; the cancelled parcel is left out.
+    assert list(zip(row["carriers"].split(), row["tracking_numbers"].split())) == [
+        (shipment.carrier.code, shipment.tracking_number) for shipment in live
+    ]
+    assert row["lines"] == "3"

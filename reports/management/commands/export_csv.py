@@ -59,7 +59,7 @@ class Command(BaseCommand):
         out = open(output, "wb") if output else sys.stdout.buffer
         try:
             if connection.vendor == "postgresql" and not plain:
-                count = copy_csv(out, columns, queryset)
+                count = copy_csv(out, columns, queryset, joins=resource.copy_joins())
             else:
                 count = write_csv(out, columns, value_rows(columns, queryset))
         finally:
