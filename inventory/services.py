@@ -13,7 +13,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from .exceptions import InsufficientStock, InventoryError
-from .models import StockLevel, StockMovement
+from .models import Product, StockLevel, StockMovement, Warehouse
 from .permissions import require_permission
 
 
@@ -214,3 +214,92 @@ def stock_restock(*, order, warehouse, lines, actor, note=""):
         for pid in sorted(wanted)
         if wanted[pid] > 0
     ]
+
+
+# --- creating warehouses and products (imports) ---------------------------------------
+
+
+def _first_taken(values, taken):
+    return next(value for value in values if value in taken)
+
+
+def _stored(model, field, values, other=None):
+    """{value: other field} of the stored rows whose `field` is one of `values`,
+    asked in chunks that stay under every database's limit on query parameters."""
+    values = list(values)
+    found = {}
+    for start in range(0, len(values), 5000):
+        chunk = values[start : start + 5000]
+        found.update(model.objects.filter(**{f"{field}__in": chunk}).values_list(field, other or field))
+    return found
+
+
+def _first_repeated(values):
+    seen = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
+
+
+@transaction.atomic
+def warehouses_create(*, warehouses, actor):
+    """Create the new (unsaved) Warehouse objects, all or none. A code that exists
+    already, or was taken meanwhile by someone else, is refused."""
+    require_permission(actor, "inventory.add_warehouse", _("add warehouses"))
+    for warehouse in warehouses:
+        warehouse.full_clean(validate_unique=False)
+    codes = [warehouse.code for warehouse in warehouses]
+    taken = _stored(Warehouse, "code", codes)
+    code = _first_taken(codes, taken) if taken else _first_repeated(codes)
+    if code is not None:
+        raise InventoryError(_("Warehouse %(code)s already exists.") % {"code": code})
+    try:
+        with transaction.atomic():
+            return Warehouse.objects.bulk_create(warehouses)
+    except IntegrityError:
+        taken = _stored(Warehouse, "code", codes)
+        if not taken:
+            raise
+        raise InventoryError(_("Warehouse %(code)s already exists.") % {"code": _first_taken(codes, taken)}) from None
+
+
+def _products_taken(products):
+    """The first refusal for `products` against those stored: a SKU or barcode in use."""
+    skus = [product.sku for product in products]
+    taken = _stored(Product, "sku", skus)
+    if taken:
+        return _("Product %(sku)s already exists.") % {"sku": _first_taken(skus, taken)}
+    barcodes = [product.barcode for product in products if product.barcode]
+    owners = _stored(Product, "barcode", barcodes, "sku")
+    if owners:
+        barcode = _first_taken(barcodes, owners)
+        return _("Barcode %(barcode)s already belongs to %(sku)s.") % {"barcode": barcode, "sku": owners[barcode]}
+    return None
+
+
+@transaction.atomic
+def products_create(*, products, actor):
+    """Create the new (unsaved) Product objects, all or none. A SKU or barcode that
+    is in use already, or was taken meanwhile by someone else, is refused."""
+    require_permission(actor, "inventory.add_product", _("add products"))
+    for product in products:
+        product.full_clean(validate_unique=False)  # clean() stores a blank barcode as NULL
+    skus = [product.sku for product in products]
+    barcodes = [product.barcode for product in products if product.barcode]
+    if _first_repeated(skus) is not None:
+        raise InventoryError(_("Product %(sku)s already exists.") % {"sku": _first_repeated(skus)})
+    if _first_repeated(barcodes) is not None:
+        raise InventoryError(_("Barcode %(barcode)s is given to two products.") % {"barcode": _first_repeated(barcodes)})
+    refusal = _products_taken(products)
+    if refusal:
+        raise InventoryError(refusal)
+    try:
+        with transaction.atomic():
+            return Product.objects.bulk_create(products)
+    except IntegrityError:
+        refusal = _products_taken(products)
+        if refusal is None:
+            raise
+        raise InventoryError(refusal) from None
