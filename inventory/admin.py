@@ -3,7 +3,7 @@ receipts and cycle counts have their own pages, which call the services."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -15,10 +15,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from reports.admin import ExportAdminMixin
+from reports.admin_imports import ImportAdminMixin
+
 from . import services
 from .exceptions import InventoryError
+from .filters import low_stock_q
 from .forms import StockCountForm, StockReceiveForm
 from .models import Product, StockLevel, StockMovement, Warehouse
+from .selectors import SEARCH_MAX_LENGTH, SearchTooLong, movement_search
 
 
 def order_admin_link(order):
@@ -141,7 +146,10 @@ class StockFormViewsMixin:
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(admin.ModelAdmin):
+class WarehouseAdmin(ImportAdminMixin, ExportAdminMixin, admin.ModelAdmin):
+    export_kind = "warehouses"
+    import_kind = "warehouses"
+    export_filter_params = {"is_active__exact": "is_active"}
     list_display = ["code", "name", "priority", "is_active"]
     list_editable = ["priority", "is_active"]
     list_filter = ["is_active"]
@@ -156,8 +164,7 @@ class LowStockFilter(admin.SimpleListFilter):
         return [("yes", gettext_lazy("Low stock")), ("no", gettext_lazy("Enough stock"))]
 
     def queryset(self, request, queryset):
-        # Low: available (on hand − reserved) at or below the product's threshold.
-        low = Q(on_hand__lte=F("reserved") + F("product__low_stock_threshold"))
+        low = low_stock_q()  # the rule the exports and the managers' dashboard use too
         if self.value() == "yes":
             return queryset.filter(low)
         if self.value() == "no":
@@ -166,7 +173,10 @@ class LowStockFilter(admin.SimpleListFilter):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(StockFormViewsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class StockLevelAdmin(ImportAdminMixin, ExportAdminMixin, StockFormViewsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    export_kind = "stock"
+    import_kind = "stock"
+    export_filter_params = {"warehouse__id__exact": "warehouse", "low": "low"}
     list_display = ["product_sku", "product_name", "warehouse", "on_hand", "reserved", "available", "low_stock"]
     list_select_related = ["product", "warehouse"]
     list_filter = ["warehouse", LowStockFilter]
@@ -224,7 +234,10 @@ class StockLevelAdmin(StockFormViewsMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ImportAdminMixin, ExportAdminMixin, admin.ModelAdmin):
+    export_kind = "products"
+    import_kind = "products"
+    export_filter_params = {"is_active__exact": "is_active"}
     list_display = ["sku", "name", "barcode", "weight_grams", "low_stock_threshold", "on_hand", "available", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["sku", "name", "=barcode"]
@@ -284,8 +297,11 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StockMovementAdmin(ExportAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The stock ledger: append-only, written by the services."""
+
+    export_kind = "movements"
+    export_filter_params = {"kind__exact": "kind", "warehouse__id__exact": "warehouse"}
 
     list_display = ["created_at", "kind", "product_sku", "warehouse_code", "on_hand_delta", "reserved_delta", "order_link", "actor", "note"]
     list_select_related = ["product", "warehouse", "order", "actor"]
@@ -298,22 +314,13 @@ class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # Exact identifiers only: the ledger grows without end, and these are indexed.
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if len(term) > 64:
-            messages.warning(request, _("The search is too long (at most %(max)s characters).") % {"max": 64})
+        try:
+            return movement_search(queryset, search_term), False
+        except SearchTooLong:
+            messages.warning(
+                request, _("The search is too long (at most %(max)s characters).") % {"max": SEARCH_MAX_LENGTH}
+            )
             return queryset.none(), False
-        return (
-            queryset.filter(
-                Q(product__sku=term)
-                | Q(product__sku=term.upper())
-                | Q(product__barcode=term)
-                | Q(order__number=term)
-                | Q(order__number=term.upper())
-            ),
-            False,
-        )
 
     @admin.display(description=gettext_lazy("SKU"), ordering="product__sku")
     def product_sku(self, movement):

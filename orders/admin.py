@@ -11,14 +11,16 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from rangefilter.filters import DateRangeFilter
 
 from inventory.admin import ReadOnlyAdminMixin
 from inventory.permissions import has_permission
+from reports.admin import ExportAdminMixin
+from reports.admin_imports import ImportAdminMixin
 
 from . import checklist, workflow
 from .admin_actions import OrderBulkActionsMixin
-from .admin_filters import CarrierFilter, OverdueFilter, human_duration, status_targets
+from .admin_dashboard import DashboardAdminMixin
+from .admin_filters import CarrierFilter, OverdueFilter, StrictDateRangeFilter, human_duration, status_targets
 from .admin_lookup import CustomerLookupAdminMixin
 from .admin_views import OrderActionViewsMixin
 from .admin_printables import PrintablesAdminMixin
@@ -76,9 +78,10 @@ class OrderChangeList(ChangeList):
 
 
 @admin.register(Order)
-class OrderAdmin(CustomerLookupAdminMixin, PackingStationAdminMixin, PrintablesAdminMixin, OrderActionViewsMixin, OrderBulkActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, CustomerLookupAdminMixin, PackingStationAdminMixin, PrintablesAdminMixin, OrderActionViewsMixin, OrderBulkActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     # Orders come from imports and the shop; they change only through the workflow
     # views, never through this form (ReadOnlyAdminMixin).
+    import_kind = "orders"
     list_display = [
         "number",
         "customer_name",
@@ -97,8 +100,20 @@ class OrderAdmin(CustomerLookupAdminMixin, PackingStationAdminMixin, PrintablesA
         "warehouse",
         CarrierFilter,
         "payment_status",
-        ("placed_at", DateRangeFilter),
+        "delivery_method",
+        ("placed_at", StrictDateRangeFilter),
     ]
+    export_kind = "orders"
+    export_filter_params = {
+        "status__exact": "status",
+        "overdue": "overdue",
+        "warehouse__id__exact": "warehouse",
+        "carrier": "carrier",
+        "payment_status__exact": "payment_status",
+        "delivery_method__exact": "delivery_method",
+        "placed_at__range__gte": "since",
+        "placed_at__range__lte": "until",
+    }
     search_fields = ["number"]  # shows the box; get_search_results() does the matching
     search_help_text = gettext_lazy("Order number, e-mail, phone, tracking number or part of a name.")
     show_full_result_count = False  # one COUNT over the whole table less per page

@@ -224,6 +224,8 @@ class PackingStationAdminMixin:
         try:
             line = services.order_scan(order=order, code=code, actor=request.user)
         except WorkflowError as refusal:
+            if code:  # an empty Enter is no scan
+                services.order_scan_refusal_record(order=order, code=code, reason=str(refusal), actor=request.user)
             messages.error(request, str(refusal))
             return self._back_after_refusal(order)
         messages.success(

@@ -62,11 +62,15 @@ class Customer(models.Model):
         return f"{self.name} <{self.email}>" if self.email else self.name
 
     def save(self, *args, **kwargs):
-        # Normalised copies make exact look-ups indexable: any case of an email,
-        # any way of writing a phone number.
+        self.normalise_contact()
+        super().save(*args, **kwargs)
+
+    def normalise_contact(self):
+        """Normalised copies make exact look-ups indexable: any case of an email,
+        any way of writing a phone number. Called by save(), and by bulk creation,
+        which does not call save()."""
         self.email = (self.email or "").strip().lower()
         self.phone_digits = normalize_phone(self.phone)
-        super().save(*args, **kwargs)
 
 
 class StatusTarget(models.Model):
@@ -136,6 +140,13 @@ class Order(models.Model):
             models.Index(fields=["status", "status_changed_at"], name="order_status_changed"),
             models.Index(fields=["status", "placed_at"], name="order_status_placed"),
             models.Index(fields=["placed_at"], name="order_placed"),
+            # The oldest orders not shipped yet (the dashboard) without walking past
+            # every finished order: only the few unshipped ones are in this index.
+            models.Index(
+                fields=["placed_at"],
+                name="order_unshipped_placed",
+                condition=Q(status__in=["new", "processing", "packed", "on_hold"]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
@@ -321,7 +332,18 @@ class OrderEvent(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("order event")
         verbose_name_plural = _("order events")
-        indexes = [models.Index(fields=["order", "created_at"], name="event_order_created")]
+        indexes = [
+            models.Index(fields=["order", "created_at"], name="event_order_created"),
+            # The dashboard reads one kind of event over a period (transitions that
+            # end a stay, shipments, scans) without reading the whole timeline.
+            models.Index(fields=["kind", "created_at"], name="event_kind_created"),
+            # Orders shipped per day: the few transitions to shipped, not all of them.
+            models.Index(
+                fields=["created_at"],
+                name="event_shipped_created",
+                condition=Q(kind="transition", data__to="shipped"),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.message}"
@@ -351,6 +373,11 @@ class OrderEvent(models.Model):
                 data.get("tracking_number", ""),
             )
         if self.kind == OrderEvent.Kind.SCAN:
+            if data.get("action") == "refused":
+                return gettext("Refused scan of %(code)s: %(reason)s") % {
+                    "code": data.get("code", ""),
+                    "reason": data.get("reason", ""),
+                }
             verb = gettext("Undid a scan of") if data.get("action") == "undo" else gettext("Scanned")
             return "%s %s (%s)" % (verb, data.get("sku", ""), data.get("scanned", ""))
         if self.kind == OrderEvent.Kind.NOTIFICATION:

@@ -138,7 +138,8 @@ def test_scanning_a_product_not_in_the_order_is_refused_loudly(station, order):
     assert 'data-sound="error"' in page
     assert response.context["order"] == order  # still open for the next scan
     assert set(scanned(order).values()) == {0}
-    assert not order.events.filter(kind=OrderEvent.Kind.SCAN).exists()
+    # Only the refusal is on the timeline (for the dashboard); nothing was counted.
+    assert [event.data["action"] for event in order.events.filter(kind=OrderEvent.Kind.SCAN)] == ["refused"]
 
 
 def test_scanning_an_unknown_code_is_refused(station, order):
@@ -331,3 +332,54 @@ def test_station_query_count_does_not_grow_with_lines(station):
         assert response.context["order"] == order
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+# --- refused scans are recorded (for the managers' dashboard) --------------------------------
+
+
+def refusals(order):
+    return [
+        (event.data["code"], event.data["reason"], event.actor)
+        for event in order.events.filter(kind=OrderEvent.Kind.SCAN, data__action="refused").order_by("pk")
+    ]
+
+
+def test_each_refused_code_is_recorded_with_its_reason_and_who(station, order, warehouse_user):
+    line = order.lines.first()
+    stranger = ProductFactory()
+    scan(station, order, "NO-SUCH-THING")
+    scan(station, order, stranger.barcode)
+    scan(station, order, line.sku)
+    scan(station, order, line.sku)
+    scan(station, order, line.sku)  # one too many
+    assert refusals(order) == [
+        ("NO-SUCH-THING", "Unknown barcode or SKU “NO-SUCH-THING”. Nothing was counted.", warehouse_user),
+        (
+            stranger.barcode,
+            f"{stranger.sku} ({stranger.name}) is not in order {order.number}. Nothing was counted; put it aside.",
+            warehouse_user,
+        ),
+        (line.sku, f"Too many {line.sku}: all 2 already scanned. Nothing was counted; put it aside.", warehouse_user),
+    ]
+    assert scanned(order)[line.sku] == 2
+
+
+def test_an_empty_enter_is_not_a_refused_scan(station, order):
+    response = scan(station, order, "   ")
+    assert texts(response) == ["Nothing was scanned."]
+    assert refusals(order) == []
+
+
+def test_undo_after_a_refusal_takes_back_the_last_counted_scan(station, order):
+    line = order.lines.first()
+    scan(station, order, line.sku)
+    scan(station, order, "NO-SUCH-THING")
+    station.post(reverse("admin:orders_order_scan_undo"), {"order": order.pk})
+    assert set(scanned(order).values()) == {0}
+
+
+def test_the_timeline_shows_a_refused_scan(client, manager, order):
+    client.force_login(manager)
+    scan(client, order, "NO-SUCH-THING")
+    page = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert "Refused scan of NO-SUCH-THING: Unknown barcode or SKU" in page

@@ -295,3 +295,50 @@ def test_stations_scanning_together_never_lose_or_add_a_count():
     line.refresh_from_db()
     assert line.quantity_scanned == 20
     assert order.events.filter(kind=OrderEvent.Kind.SCAN).count() == 20
+
+
+# --- refused scans on the timeline ---------------------------------------------------------
+
+
+def test_a_refusal_is_recorded_as_a_scan_event_and_changes_nothing_else(order, warehouse_user):
+    status, changed_at, events = order.status, order.status_changed_at, order.events.count()
+    event = services.order_scan_refusal_record(
+        order=order, code="  NO-SUCH-THING ", reason="Unknown barcode or SKU “NO-SUCH-THING”.", actor=warehouse_user
+    )
+    assert event.kind == OrderEvent.Kind.SCAN
+    assert event.actor == warehouse_user
+    assert event.data == {
+        "action": "refused",
+        "code": "NO-SUCH-THING",
+        "reason": "Unknown barcode or SKU “NO-SUCH-THING”.",
+    }
+    assert event.describe() == "Refused scan of NO-SUCH-THING: Unknown barcode or SKU “NO-SUCH-THING”."
+    order.refresh_from_db()
+    assert (order.status, order.status_changed_at) == (status, changed_at)
+    assert scanned(order) == [0, 0]
+    assert order.events.count() == events + 1
+
+
+def test_a_refused_code_is_kept_at_most_64_characters(order, warehouse_user):
+    event = services.order_scan_refusal_record(order=order, code="4" * 500, reason="Too long", actor=warehouse_user)
+    assert event.data["code"] == "4" * 64
+
+
+def test_only_people_who_may_scan_record_refusals(order, service_user):
+    with pytest.raises(PermissionDenied):
+        services.order_scan_refusal_record(order=order, code="X", reason="No", actor=service_user)
+    assert scan_events(order) == 0
+
+
+def test_undo_passes_over_recorded_refusals(order, warehouse_user):
+    first, second = order.lines.order_by("pk")
+    services.order_scan(order=order, code=first.sku, actor=warehouse_user)
+    services.order_scan(order=order, code=second.sku, actor=warehouse_user)
+    services.order_scan_refusal_record(order=order, code="WRONG", reason="Not in the order", actor=warehouse_user)
+    assert services.order_scan_undo(order=order, actor=warehouse_user).pk == second.pk
+    services.order_scan_refusal_record(order=order, code="WRONG", reason="Not in the order", actor=warehouse_user)
+    assert services.order_scan_undo(order=order, actor=warehouse_user).pk == first.pk
+    assert scanned(order) == [0, 0]
+    services.order_scan_refusal_record(order=order, code="WRONG", reason="Not in the order", actor=warehouse_user)
+    with pytest.raises(WorkflowError, match="There is no scan to undo"):
+        services.order_scan_undo(order=order, actor=warehouse_user)
