@@ -48,5 +48,10 @@ messages: install-dev
 bench: install-dev
 	$(PY) -m bench.search_bench
 
+# Export, import and dashboard on a million orders (same DATABASE_URL; results in bench/RESULTS.md).
+.PHONY: bench-reports
+bench-reports: install-dev
+	$(PY) -m bench.reports_bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts
