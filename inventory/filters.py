@@ -43,27 +43,24 @@ class MovementReportFilter(PeriodFilterSet):
         fields = []
 
 
-class ProductReportFilter(django_filters.FilterSet):
-    is_active = django_filters.ChoiceFilter(
-        label=_("active"), choices=YES_NO, method="filter_active"
-    )
+class ActiveReportFilter(django_filters.FilterSet):
+    """Rows by whether they are active (products, warehouses)."""
 
-    class Meta:
-        model = Product
-        fields = []
-        form = ReportForm
-
-    def filter_active(self, queryset, name, value):
-        return queryset.filter(is_active=value == "yes")
-
-
-class WarehouseReportFilter(django_filters.FilterSet):
     is_active = django_filters.ChoiceFilter(label=_("active"), choices=YES_NO, method="filter_active")
 
     class Meta:
-        model = Warehouse
         fields = []
         form = ReportForm
 
     def filter_active(self, queryset, name, value):
         return queryset.filter(is_active=value == "yes")
+
+
+class ProductReportFilter(ActiveReportFilter):
+    class Meta(ActiveReportFilter.Meta):
+        model = Product
+
+
+class WarehouseReportFilter(ActiveReportFilter):
+    class Meta(ActiveReportFilter.Meta):
+        model = Warehouse

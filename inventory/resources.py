@@ -4,10 +4,15 @@ in reports.registry when the app is ready)."""
 from django.db.models import Case, F, IntegerField, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
-from import_export import fields, widgets
 
 from reports.registry import ExportKind, register_export
-from reports.resources import ReportResource
+from reports.resources import (
+    ReportResource,
+    boolean_column,
+    datetime_column,
+    integer_column,
+    text_column,
+)
 
 from .filters import (
     MovementReportFilter,
@@ -17,34 +22,23 @@ from .filters import (
     low_stock_q,
 )
 from .models import Product, StockLevel, StockMovement, Warehouse
-from .selectors import movement_search, product_search, stock_level_search, warehouse_search
-
-
-def _field(attribute, column, widget):
-    return fields.Field(attribute=attribute, column_name=column, widget=widget)
-
-
-def text(attribute, column=None):
-    return _field(attribute, column or attribute, widgets.CharWidget())
-
-
-def integer(attribute, column=None):
-    return _field(attribute, column or attribute, widgets.IntegerWidget())
-
-
-def boolean(attribute, column=None):
-    return _field(attribute, column or attribute, widgets.BooleanWidget())
+from .selectors import (
+    movement_search,
+    product_search,
+    stock_level_search,
+    warehouse_search,
+)
 
 
 class StockLevelResource(ReportResource):
-    sku = text("product__sku", "sku")
-    product_name = text("product__name", "product_name")
-    warehouse = text("warehouse__code", "warehouse")
-    on_hand = integer("on_hand")
-    reserved = integer("reserved")
-    available = integer("export_available", "available")
-    low_stock_threshold = integer("product__low_stock_threshold", "low_stock_threshold")
-    low_stock = boolean("export_low", "low_stock")
+    sku = text_column("product__sku", "sku")
+    product_name = text_column("product__name", "product_name")
+    warehouse = text_column("warehouse__code", "warehouse")
+    on_hand = integer_column("on_hand")
+    reserved = integer_column("reserved")
+    available = integer_column("export_available", "available")
+    low_stock_threshold = integer_column("product__low_stock_threshold", "low_stock_threshold")
+    low_stock = boolean_column("export_low", "low_stock")
 
     class Meta:
         model = StockLevel
@@ -59,15 +53,15 @@ class StockLevelResource(ReportResource):
 
 
 class StockMovementResource(ReportResource):
-    created_at = _field("created_at", "created_at", widgets.DateTimeWidget())
-    kind = text("kind")
-    sku = text("product__sku", "sku")
-    warehouse = text("warehouse__code", "warehouse")
-    on_hand_delta = integer("on_hand_delta")
-    reserved_delta = integer("reserved_delta")
-    order_number = text("order__number", "order_number")
-    actor = text("actor__username", "by")
-    note = text("note")
+    created_at = datetime_column("created_at")
+    kind = text_column("kind")
+    sku = text_column("product__sku", "sku")
+    warehouse = text_column("warehouse__code", "warehouse")
+    on_hand_delta = integer_column("on_hand_delta")
+    reserved_delta = integer_column("reserved_delta")
+    order_number = text_column("order__number", "order_number")
+    actor = text_column("actor__username", "by")
+    note = text_column("note")
 
     class Meta:
         model = StockMovement
@@ -92,14 +86,14 @@ def _product_total(column):
 class ProductResource(ReportResource):
     """The import columns (sku, name, barcode, weight_grams) first."""
 
-    sku = text("sku")
-    name = text("name")
-    barcode = text("barcode")
-    weight_grams = integer("weight_grams")
-    low_stock_threshold = integer("low_stock_threshold")
-    is_active = boolean("is_active")
-    on_hand = integer("export_on_hand", "on_hand")
-    reserved = integer("export_reserved", "reserved")
+    sku = text_column("sku")
+    name = text_column("name")
+    barcode = text_column("barcode")
+    weight_grams = integer_column("weight_grams")
+    low_stock_threshold = integer_column("low_stock_threshold")
+    is_active = boolean_column("is_active")
+    on_hand = integer_column("export_on_hand", "on_hand")
+    reserved = integer_column("export_reserved", "reserved")
 
     class Meta:
         model = Product
@@ -115,10 +109,10 @@ class ProductResource(ReportResource):
 class WarehouseResource(ReportResource):
     """The import columns (code, name, priority) first."""
 
-    code = text("code")
-    name = text("name")
-    priority = integer("priority")
-    is_active = boolean("is_active")
+    code = text_column("code")
+    name = text_column("name")
+    priority = integer_column("priority")
+    is_active = boolean_column("is_active")
 
     class Meta:
         model = Warehouse

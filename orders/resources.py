@@ -2,45 +2,39 @@
 is ready): the columns (django-import-export Resources) and which rows (the order
 report FilterSet and the order list's search)."""
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, IntegerField, Max, Min, OuterRef, Subquery, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
-from import_export import fields, widgets
 
 from reports.expressions import JoinedText
 from reports.registry import ExportKind, register_export
-from reports.resources import CopyJoin, ReportResource
+from reports.resources import (
+    CopyJoin,
+    ReportResource,
+    datetime_column,
+    decimal_column,
+    integer_column,
+    text_column,
+)
 
 from .filters import OrderReportFilter
 from .models import Order, OrderLine
 from .selectors import order_search_filter
+from .services import ADDRESS_FIELDS
 
-ORDER_PERSONAL = (
-    "customer_email",
-    "customer_phone",
-    "ship_name",
-    "ship_phone",
-    "ship_address1",
-    "ship_address2",
-    "ship_city",
-    "ship_postcode",
-)
-
-
-def text(attribute, column=None):
-    return fields.Field(attribute=attribute, column_name=column or attribute, widget=widgets.CharWidget())
-
-
-def integer(attribute, column=None):
-    return fields.Field(attribute=attribute, column_name=column or attribute, widget=widgets.IntegerWidget())
-
-
-def decimal(attribute, column=None):
-    return fields.Field(attribute=attribute, column_name=column or attribute, widget=widgets.DecimalWidget())
-
-
-def moment(attribute, column=None):
-    return fields.Field(attribute=attribute, column_name=column or attribute, widget=widgets.DateTimeWidget())
+# Contact and address columns: the customer's, and the ship-to but its country.
+ORDER_PERSONAL = ("customer_email", "customer_phone", *(name for name in ADDRESS_FIELDS if name != "ship_country"))
 
 
 def _shipments():
@@ -60,29 +54,29 @@ class OrderResource(ReportResource):
 
     personal_fields = ORDER_PERSONAL
 
-    number = text("number")
-    status = text("status")
-    placed_at = moment("placed_at")
-    customer_name = text("customer__name", "customer_name")
-    customer_email = text("customer__email", "customer_email")
-    customer_phone = text("customer__phone", "customer_phone")
-    ship_name = text("ship_name")
-    ship_phone = text("ship_phone")
-    ship_address1 = text("ship_address1")
-    ship_address2 = text("ship_address2")
-    ship_city = text("ship_city")
-    ship_postcode = text("ship_postcode")
-    ship_country = text("ship_country")
-    delivery_method = text("delivery_method")
-    warehouse = text("warehouse__code", "warehouse")
-    payment_status = text("payment_status")
-    currency = text("currency")
-    total = decimal("total")
-    line_count = integer("export_line_count", "lines")
-    shipped_at = moment("export_shipped_at", "shipped_at")
-    delivered_at = moment("export_delivered_at", "delivered_at")
-    carriers = text("export_carriers", "carriers")
-    tracking_numbers = text("export_tracking_numbers", "tracking_numbers")
+    number = text_column("number")
+    status = text_column("status")
+    placed_at = datetime_column("placed_at")
+    customer_name = text_column("customer__name", "customer_name")
+    customer_email = text_column("customer__email", "customer_email")
+    customer_phone = text_column("customer__phone", "customer_phone")
+    ship_name = text_column("ship_name")
+    ship_phone = text_column("ship_phone")
+    ship_address1 = text_column("ship_address1")
+    ship_address2 = text_column("ship_address2")
+    ship_city = text_column("ship_city")
+    ship_postcode = text_column("ship_postcode")
+    ship_country = text_column("ship_country")
+    delivery_method = text_column("delivery_method")
+    warehouse = text_column("warehouse__code", "warehouse")
+    payment_status = text_column("payment_status")
+    currency = text_column("currency")
+    total = decimal_column("total")
+    line_count = integer_column("export_line_count", "lines")
+    shipped_at = datetime_column("export_shipped_at", "shipped_at")
+    delivered_at = datetime_column("export_delivered_at", "delivered_at")
+    carriers = text_column("export_carriers", "carriers")
+    tracking_numbers = text_column("export_tracking_numbers", "tracking_numbers")
 
     class Meta:
         model = Order
@@ -111,8 +105,9 @@ class OrderResource(ReportResource):
         carrier = shipment._meta.get_field("carrier").related_model._meta.db_table
         return [
             CopyJoin(
-                f"SELECT order_id AS row_pk, count(*) AS lines FROM {lines} GROUP BY order_id",
+                f"SELECT order_id AS row_pk, count(*) AS lines FROM {lines} WHERE {{where}} GROUP BY order_id",
                 {"export_line_count": "COALESCE({join}.lines, 0)"},
+                key="order_id",
             ),
             # string_agg without ORDER BY takes the rows as the sorted subquery gives
             # them (tracking number order, as the per-row subquery sorts), without a
@@ -122,7 +117,7 @@ class OrderResource(ReportResource):
                 " string_agg(code::text, ' ') AS carriers, string_agg(tracking_number::text, ' ') AS tracking"
                 f" FROM (SELECT s.order_id, s.shipped_at, s.delivered_at, c.code, s.tracking_number"
                 f" FROM {shipment._meta.db_table} s JOIN {carrier} c ON c.id = s.carrier_id"
-                " WHERE s.status <> 'cancelled' ORDER BY s.order_id, s.tracking_number::text) AS live"
+                " WHERE s.status <> 'cancelled' AND {where} ORDER BY s.order_id, s.tracking_number::text) AS live"
                 " GROUP BY order_id",
                 {
                     "export_shipped_at": "{join}.shipped_at",
@@ -130,6 +125,7 @@ class OrderResource(ReportResource):
                     "export_carriers": "{join}.carriers",
                     "export_tracking_numbers": "{join}.tracking",
                 },
+                key="s.order_id",
             ),
         ]
 
@@ -137,17 +133,17 @@ class OrderResource(ReportResource):
 class OrderLineResource(ReportResource):
     """One row per order line, with the order's number, status and dates."""
 
-    order_number = text("order__number", "order_number")
-    order_status = text("order__status", "order_status")
-    placed_at = moment("order__placed_at", "placed_at")
-    warehouse = text("order__warehouse__code", "warehouse")
-    sku = text("sku")
-    product_name = text("product_name")
-    quantity = integer("quantity")
-    unit_price = decimal("unit_price")
-    line_total = decimal("export_line_total", "line_total")
-    currency = text("order__currency", "currency")
-    quantity_scanned = integer("quantity_scanned", "scanned")
+    order_number = text_column("order__number", "order_number")
+    order_status = text_column("order__status", "order_status")
+    placed_at = datetime_column("order__placed_at", "placed_at")
+    warehouse = text_column("order__warehouse__code", "warehouse")
+    sku = text_column("sku")
+    product_name = text_column("product_name")
+    quantity = integer_column("quantity")
+    unit_price = decimal_column("unit_price")
+    line_total = decimal_column("export_line_total", "line_total")
+    currency = text_column("order__currency", "currency")
+    quantity_scanned = integer_column("quantity_scanned", "scanned")
 
     class Meta:
         model = OrderLine

@@ -8,7 +8,7 @@ writes them as CSV, XLSX or JSON; the PostgreSQL COPY path renders the same colu
 in SQL. The library's own `Resource.export()` gives the same values.
 """
 
-from import_export import resources, widgets
+from import_export import fields, resources, widgets
 
 TEXT, INTEGER, DECIMAL, DATETIME, DATE, BOOLEAN = "text", "integer", "decimal", "datetime", "date", "boolean"
 
@@ -35,12 +35,14 @@ class CopyJoin:
     """For the PostgreSQL COPY path of a large export: one pre-aggregated table
     joined on the exported row's primary key, instead of a subquery per row.
 
-    `sql` selects `row_pk` and the aggregates, one row per exported row (GROUP BY);
-    `columns` maps Resource attributes to SQL over the join's alias, written `{join}`.
+    `sql` selects `row_pk` and the aggregates, one row per exported row (GROUP BY),
+    with `{where}` where a condition on `key` (the column holding the exported
+    row's key) goes, so a slice of keys can be read; `columns` maps Resource
+    attributes to SQL over the join's alias, written `{join}`.
     """
 
-    def __init__(self, sql, columns):
-        self.sql, self.columns = sql, columns
+    def __init__(self, sql, columns, key):
+        self.sql, self.columns, self.key = sql, columns, key
 
 
 class ReportResource(resources.ModelResource):
@@ -73,3 +75,31 @@ class ReportResource(resources.ModelResource):
             column_type = next((t for widget, t in _WIDGET_TYPES if isinstance(field.widget, widget)), TEXT)
             found.append(Column(field.column_name, field.attribute, column_type))
         return found
+
+
+# Column builders for the Resources of every app: `attribute` is the ORM path or
+# annotation, `column` the header (default: the attribute).
+
+
+def _column(attribute, column, widget):
+    return fields.Field(attribute=attribute, column_name=column or attribute, widget=widget)
+
+
+def text_column(attribute, column=None):
+    return _column(attribute, column, widgets.CharWidget())
+
+
+def integer_column(attribute, column=None):
+    return _column(attribute, column, widgets.IntegerWidget())
+
+
+def decimal_column(attribute, column=None):
+    return _column(attribute, column, widgets.DecimalWidget())
+
+
+def datetime_column(attribute, column=None):
+    return _column(attribute, column, widgets.DateTimeWidget())
+
+
+def boolean_column(attribute, column=None):
+    return _column(attribute, column, widgets.BooleanWidget())

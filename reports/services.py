@@ -14,11 +14,11 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .exporting import FORMATS, Selection, export_queryset, write_export
+from .exporting import FORMATS, Selection, copy_csv, export_queryset, write_export
 from .models import ExportJob
 from .registry import export_kind
 
@@ -91,9 +91,12 @@ def export_job_run(*, job_id):
             ExportJob.objects.filter(pk=job.pk).update(rows_done=rows)
 
         with tempfile.TemporaryFile() as out:
-            rows = write_export(
-                out, job.file_format, resource.columns(), queryset, progress=progress, bom=True, title=job.kind
-            )
+            if job.file_format == "csv" and connection.vendor == "postgresql":
+                rows = copy_csv(out, resource.columns(), queryset, joins=resource.copy_joins(), progress=progress, bom=True)
+            else:
+                rows = write_export(
+                    out, job.file_format, resource.columns(), queryset, progress=progress, bom=True, title=job.kind
+                )
             out.seek(0)
             name = default_storage.save(f"exports/{job.kind}-{job.pk}.{FORMATS[job.file_format][1]}", File(out))
     except Exception as error:  # the page shows the failure instead of spinning forever

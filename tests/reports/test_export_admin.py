@@ -258,6 +258,7 @@ def test_a_failed_export_says_so(client, manager, monkeypatch, large, django_cap
         raise OSError("disk full")
 
     monkeypatch.setattr("reports.services.write_export", broken)
+    monkeypatch.setattr("reports.services.copy_csv", broken)  # the PostgreSQL path
     client.force_login(manager)
     with django_capture_on_commit_callbacks(execute=True):
         post_export(client, export_kind="orders")

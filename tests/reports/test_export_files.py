@@ -254,3 +254,20 @@ def test_copy_of_a_large_export_aggregates_once_and_writes_the_same_bytes(db, mo
         (shipment.carrier.code, shipment.tracking_number) for shipment in live
     ]
     assert row["lines"] == "3"
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="COPY and exported snapshots are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_large_export_read_in_slices_on_several_connections_keeps_order_and_bytes(monkeypatch):
+    monkeypatch.setattr("reports.exporting.COPY_JOIN_MIN_ROWS", 0)
+    monkeypatch.setattr("reports.exporting.COPY_PARTS", 3)
+    for index in range(7):
+        OrderFactory(shipped=index % 2 == 0, lines=1 + index % 3)
+    kind = export_kind("orders")
+    resource = kind.resource_for(include_personal=True)
+    columns = resource.columns()
+    queryset = export_queryset(kind, resource, Selection({}))
+    plain, copied = io.BytesIO(), io.BytesIO()
+    write_csv(plain, columns, value_rows(columns, queryset))
+    assert copy_csv(copied, columns, queryset, joins=resource.copy_joins()) == 7
+    assert copied.getvalue() == plain.getvalue()
