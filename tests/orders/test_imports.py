@@ -433,6 +433,34 @@ def test_orders_create_many_refuses_as_order_create_does_and_writes_nothing(bad,
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"ship_country": "T1"},
+        {"ship_name": "x" * 201, "currency": "TWDX", "delivery_method": "drone"},
+        {"payment_status": "refunded-ish", "ship_city": ""},
+        {"placed_at": "yesterday"},
+    ],
+)
+def test_orders_create_many_refuses_with_exactly_full_cleans_messages_even_after_good_orders(fields):
+    """The service checks each order's fields as Order.full_clean does (texts that
+    passed once are not checked again): the same errors, whatever came before."""
+    product = ProductFactory()
+    good = [spec(f"G-{index}", product, ship_country="TW", currency="TWD") for index in range(3)]
+    bad = spec("BAD", product, **fields)
+    order_fields = {name: value for name, value in bad.items() if name not in ("number", "customer", "lines")}
+    reference = Order(number="BAD", customer=bad["customer"], **order_fields)
+    reference.ship_country = reference.ship_country.strip().upper()
+    with pytest.raises(ValidationError) as expected:
+        reference.full_clean(exclude=["customer", "warehouse"], validate_unique=False, validate_constraints=False)
+    before = counts()
+    with pytest.raises(ValidationError) as refused:
+        services.orders_create_many(specs=[*good, bad])
+    assert refused.value.message_dict == expected.value.message_dict
+    assert counts() == before
+
+
+@pytest.mark.django_db
 def test_a_duplicate_number_met_at_insert_is_the_services_refusal(monkeypatch):
     """Two imports racing past the existence check: the database's unique index
     refuses the second, and the service says so in its own words."""
