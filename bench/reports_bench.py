@@ -1592,10 +1592,11 @@ def measure_all(*, workdir, import_orders=25_000, repeat=5, connection=None, onl
         copy_output = Path(workdir) / f"copy-{kind}.csv"
         attempt(f"copy {kind}",
                 lambda kind=kind, output=copy_output: measure_copy(kind, output, connection=connection))
-        attempt(f"table copy {kind}",
-                lambda kind=kind, output=copy_output: measure_table_copy(kind, output, connection=connection))
         if isinstance(results.get(f"export {kind}"), dict) and isinstance(results.get(f"copy {kind}"), dict):
             results[f"copy {kind}"]["identical"] = same_file(output, copy_output)
+        table_output = Path(workdir) / f"table-{kind}.csv"
+        attempt(f"table copy {kind}",
+                lambda kind=kind, output=table_output: measure_table_copy(kind, output, connection=connection))
         for leftover in Path(workdir).glob(f"*-{kind}.csv"):
             leftover.unlink()
     import_path = Path(workdir) / "import-orders.csv"
