@@ -257,7 +257,8 @@ def test_copy_of_a_large_export_aggregates_once_and_writes_the_same_bytes(db, mo
 
 
 @pytest.mark.skipif(not ON_POSTGRESQL, reason="COPY and exported snapshots are PostgreSQL's")
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the thread tests after it expect the database as migrated (roles, checklist)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_large_export_read_in_slices_on_several_connections_keeps_order_and_bytes(monkeypatch):
     monkeypatch.setattr("reports.exporting.COPY_JOIN_MIN_ROWS", 0)
     monkeypatch.setattr("reports.exporting.COPY_PARTS", 3)
