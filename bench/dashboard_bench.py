@@ -17,26 +17,13 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fulfilment_site.settings")
 
+from bench.search_bench import setup_django  # the same set-up: PostgreSQL only, migrated
+
 WAREHOUSES = [("TPE", "台北倉 Taipei", 1), ("TXG", "台中倉 Taichung", 2), ("KHH", "高雄倉 Kaohsiung", 3)]
-
-
-def setup_django():
-    import django
-
-    django.setup()
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        sys.exit("Set DATABASE_URL to a PostgreSQL database: the benchmark is about production scale.")
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return connection
 
 
 def populate(connection, orders):

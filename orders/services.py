@@ -8,8 +8,7 @@ actor's permission itself, and records an OrderEvent. `actor=None` is the system
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
-from django.db.models.expressions import DatabaseDefault
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -230,14 +229,13 @@ def _create_orders(specs, *, actor, caller):
     ]
     created = {"actor_id": actor.pk if actor is not None else None, "at": timezone.now(), "steps": steps}
     orders = []
-    passed = set()  # (field, text) pairs that passed the order's checks (_full_clean_order)
     try:
         # A savepoint, so that after a refused INSERT the transaction can still say which number it was.
         with transaction.atomic(), bulk.Inserter(background=len(parsed) > CREATE_CHUNK) as inserter:
             inserter.objects(customers)
             for start in range(0, len(parsed), CREATE_CHUNK):
                 chunk = [
-                    _new_order(*spec, pk=pk, passed=passed)
+                    _new_order(*spec, pk=pk)
                     for spec, pk in zip(parsed[start : start + CREATE_CHUNK], order_ids[start : start + CREATE_CHUNK])
                 ]
                 _insert_chunk(inserter, chunk, **created)
@@ -299,7 +297,7 @@ def _insert_chunk(inserter, chunk, *, actor_id, at, steps):
     )
 
 
-def _new_order(number, customer, lines, order_fields, *, pk, passed):
+def _new_order(number, customer, lines, order_fields, *, pk):
     """The unsaved order and its checked lines, refusing what order_create refuses."""
     if not lines:
         raise ValidationError({"lines": _("An order needs at least one line.")})
@@ -309,55 +307,8 @@ def _new_order(number, customer, lines, order_fields, *, pk, passed):
     order.total = sum((quantity * unit_price for _product, quantity, unit_price in checked), Decimal("0"))
     # The numbers were checked in one query for all the orders and the total cannot
     # be negative: no unique or constraint queries per order.
-    _full_clean_order(order, passed)
+    order.full_clean(exclude=["customer", "warehouse"], validate_unique=False, validate_constraints=False)
     return order, checked
-
-
-# What Order.full_clean(exclude=["customer", "warehouse"], validate_unique=False,
-# validate_constraints=False) checks: every other field's clean(), then Order.clean().
-_CLEANED_ORDER_FIELDS = tuple(
-    field for field in Order._meta.fields if field.name not in ("customer", "warehouse") and not field.generated
-)
-# Of those, the plain CharFields: for a str, clean() returns the value itself and its
-# outcome depends on the text alone (to_python, choices, blank, max_length and the
-# field's validators; never on the instance), so a text that passed once passes again.
-_TEXT_FIELDS = frozenset(
-    field.attname for field in _CLEANED_ORDER_FIELDS if type(field) is models.CharField
-)
-
-
-def _full_clean_order(order, passed):
-    """Order.full_clean as above, field by field in the same order with the same
-    messages, except that a (field, text) pair in `passed` (a set shared by the orders
-    of one call) is not checked again: imports repeat countries, currencies, methods,
-    cities and names thousands of times, and clean() was 60% of creating an order."""
-    errors = {}
-    for field in _CLEANED_ORDER_FIELDS:
-        attname = field.attname
-        raw_value = getattr(order, attname)
-        if field.blank and raw_value in field.empty_values:
-            continue
-        if isinstance(raw_value, DatabaseDefault):
-            continue
-        text = type(raw_value) is str and attname in _TEXT_FIELDS
-        if text and (attname, raw_value) in passed:
-            continue
-        try:
-            value = field.clean(raw_value, order)
-        except ValidationError as error:
-            errors[field.name] = error.error_list
-            continue
-        if text and value is raw_value:
-            passed.add((attname, raw_value))
-        setattr(order, attname, value)
-    if errors:
-        errors = ValidationError(errors).update_error_dict({})
-    try:
-        order.clean()
-    except ValidationError as error:
-        errors = error.update_error_dict(errors)
-    if errors:
-        raise ValidationError(errors)
 
 
 def _new_customers(customers):

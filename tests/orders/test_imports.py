@@ -443,8 +443,8 @@ def test_orders_create_many_refuses_as_order_create_does_and_writes_nothing(bad,
     ],
 )
 def test_orders_create_many_refuses_with_exactly_full_cleans_messages_even_after_good_orders(fields):
-    """The service checks each order's fields as Order.full_clean does (texts that
-    passed once are not checked again): the same errors, whatever came before."""
+    """The service checks each order's fields as Order.full_clean does: the same
+    errors, whatever good orders came before in the same call."""
     product = ProductFactory()
     good = [spec(f"G-{index}", product, ship_country="TW", currency="TWD") for index in range(3)]
     bad = spec("BAD", product, **fields)
