@@ -259,7 +259,7 @@ class Fill:
         from django.contrib.auth.models import Group, User
 
         from orders import defaults
-        from orders.management.commands.seed_demo import CARRIERS, WAREHOUSES
+        from demo.management.commands.seed_demo import CARRIERS, WAREHOUSES
 
         started = time.perf_counter()
         with conn.cursor() as cursor:
@@ -409,7 +409,7 @@ class Fill:
 
     @staticmethod
     def reason_params():
-        from orders.management.commands.seed_demo import (
+        from demo.management.commands.seed_demo import (
             CANCEL_REASONS,
             HOLD_REASONS,
             RETURN_REASONS,

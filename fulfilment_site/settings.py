@@ -44,10 +44,12 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "rangefilter",
+    "common",
     "reports",
     "inventory",
     "orders",
     "shipping",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from reports.admin import ExportAdminMixin
-from reports.admin_imports import ImportAdminMixin
+from common.admin import ReadOnlyAdminMixin
+from reports.admin.exports import ExportAdminMixin
+from reports.admin.imports import ImportAdminMixin
 
 from . import services
 from .exceptions import InventoryError
@@ -34,19 +35,6 @@ def order_admin_link(order):
     except NoReverseMatch:
         return order.number
     return format_html('<a href="{}">{}</a>', url, order.number)
-
-
-class ReadOnlyAdminMixin:
-    """History and derived rows: nobody adds, changes or deletes them here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class StockFormViewsMixin:

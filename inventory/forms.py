@@ -1,10 +1,10 @@
 """Forms of the stock pages. They only read and validate input; the services write."""
 
 from django import forms
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import Product, Warehouse
+from .models import Warehouse
+from .selectors import product_for_code
 
 
 class ProductCodeField(forms.CharField):
@@ -21,10 +21,7 @@ class ProductCodeField(forms.CharField):
 
     def clean(self, value):
         code = super().clean(value).strip()
-        product = (
-            Product.objects.filter(Q(barcode=code) | Q(sku=code)).first()
-            or Product.objects.filter(sku__iexact=code).first()
-        )
+        product = product_for_code(code)
         if product is None:
             raise forms.ValidationError(_("No product has the SKU or barcode “%(code)s”."), params={"code": code})
         if not product.is_active:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from .exceptions import InsufficientStock, InventoryError
 from .models import Product, StockLevel, StockMovement, Warehouse
-from .permissions import require_permission
+from common.permissions import require_permission
 
 
 def _lock_levels(*, warehouse, product_ids, create=False):

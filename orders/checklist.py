@@ -2,10 +2,9 @@
 
 Each returns (passed, hint); the hint says in words what is still missing. They
 read `order.lines.all()` and `order.shipments.all()`, so a caller that prefetched
-those pays no extra query per step.
+those pays no extra query per step. The shipment steps are the shipping app's
+(shipping/checks.py), registered with register_predicate().
 """
-
-import re
 
 from django.utils.translation import gettext as _
 
@@ -86,40 +85,50 @@ def all_items_scanned(order):
     }
 
 
-def tracking_number_valid(carrier, tracking_number):
-    if not tracking_number:
-        return False
-    pattern = carrier.tracking_number_pattern
-    return not pattern or re.fullmatch(pattern, tracking_number) is not None
-
-
-def shipment_tracked(order):
-    shipments = [s for s in order.shipments.all() if s.status != "cancelled"]
-    if not shipments:
-        return False, _("No shipment yet.")
-    for shipment in shipments:
-        if tracking_number_valid(shipment.carrier, shipment.tracking_number):
-            return True, ""
-    return False, _("No shipment has a valid tracking number.")
-
-
-def shipment_delivered(order):
-    if any(s.status == "delivered" for s in order.shipments.all()):
-        return True, ""
-    return False, _("The carrier has not reported delivery; tick it when the customer confirms.")
-
-
 PREDICATES = {
     Predicate.PAYMENT_CONFIRMED: payment_confirmed,
     Predicate.STOCK_AVAILABLE: stock_available,
     Predicate.ALL_ITEMS_SCANNED: all_items_scanned,
-    Predicate.SHIPMENT_TRACKED: shipment_tracked,
-    Predicate.SHIPMENT_DELIVERED: shipment_delivered,
 }
 # Automatic steps that staff may also tick by hand (the customer confirms by phone).
-TICKABLE_BY_HAND = {Predicate.SHIPMENT_DELIVERED}
+TICKABLE_BY_HAND = set()
+
+
+def register_predicate(predicate, check, *, tickable_by_hand=False):
+    """Another app supplies the check of an automatic step it owns (shipping: the
+    shipment steps, from its AppConfig.ready), so that orders never imports it."""
+    PREDICATES[predicate] = check
+    if tickable_by_hand:
+        TICKABLE_BY_HAND.add(predicate)
 
 
 def evaluate(predicate, order):
     return PREDICATES[predicate](order)
 
+
+# --- the steps of an order ------------------------------------------------------
+
+
+def step_passed(item, order):
+    """(done, hint) for one checklist item of the order's current state."""
+    if item.is_done:
+        return True, ""
+    if item.predicate:
+        return evaluate(item.predicate, order)
+    return False, ""
+
+
+def missing_steps(order):
+    """Labels of the required steps of the current state that are not done."""
+    return [label for label, _hint in missing_steps_with_hints(order)]
+
+
+def missing_steps_with_hints(order):
+    missing = []
+    for item in order.checklist_items.all():
+        if item.state != order.status or not item.required:
+            continue
+        done, hint = step_passed(item, order)
+        if not done:
+            missing.append((item.display_label, hint))
+    return missing

@@ -27,6 +27,15 @@ class OrderStatus(models.TextChoices):
     RETURNED = "returned", _("Returned")
 
 
+def workflow_order(field):
+    """An expression ordering rows by the state in `field` the way staff think of
+    the states (the order of OrderStatus), not alphabetically."""
+    return models.Case(
+        *(models.When(**{field: status}, then=models.Value(index)) for index, status in enumerate(OrderStatus.values)),
+        output_field=models.IntegerField(),
+    )
+
+
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     PAID = "paid", _("Paid")
@@ -390,3 +399,12 @@ class OrderEvent(models.Model):
             return gettext("%(count)s line(s)") % {"count": data.get("lines", 0)}
         return self.message
 
+
+
+def shipment_model():
+    """The shipping app's Shipment, reached through the relation it declares on Order.
+
+    The apps import in one direction only (inventory ← orders ← shipping, see
+    docs/architecture.md): orders reads shipments through `Order.shipments` and this
+    model, and never imports the shipping app."""
+    return Order._meta.get_field("shipments").related_model

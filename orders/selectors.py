@@ -1,19 +1,19 @@
-"""Reads shared by the admin pages, the packing station and the lookup."""
+"""Reads shared by the admin pages, the packing station, the lookup and the printables."""
+
+from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
-from inventory.permissions import has_permission
-
 from . import workflow
-from .models import Order, OrderChecklistItem, OrderEvent
-from .services import step_passed
+from .checklist import step_passed
+from .models import Order, OrderChecklistItem, OrderEvent, OrderLine, OrderStatus, shipment_model
 from .text import quoted_list
 
 
 def order_for_page(pk):
     """One order with everything its page shows, in a fixed number of queries."""
-    from shipping.models import Shipment
+    Shipment = shipment_model()
 
     return (
         Order.objects.select_related("customer", "warehouse")
@@ -52,13 +52,14 @@ def available_actions(order, user, rows=None):
     """The transitions a user sees on the order page: each with whether it can be
     done now and, if not, why (missing steps, or no permission)."""
     rows = checklist_rows(order) if rows is None else rows
+    able = workflow.abilities(order, workflow.user_permissions(user))
     actions = []
     for code, action in workflow.ACTIONS.items():
         if not workflow.allowed_from(code, order.status):
             continue
         label = workflow.ADVANCE_LABELS.get(order.status, action.label) if code == "advance" else action.label
         reason = ""
-        if not has_permission(user, action.permission):
+        if not able[code]:
             reason = _("You do not have permission.")
         elif code == "advance":
             missing = [item.display_label for item, done, _hint in rows if item.required and not done]
@@ -132,7 +133,7 @@ def order_search_filter(term):
     """
     from django.db.models import Q
 
-    from shipping.models import Shipment
+    Shipment = shipment_model()
 
     from .models import Customer
 
@@ -186,7 +187,7 @@ def customer_lookup(term, *, customer_limit=LOOKUP_CUSTOMER_LIMIT, order_limit=L
     from django.db.models import Case, Count, F, IntegerField, Value, When, Window
     from django.db.models.functions import RowNumber
 
-    from shipping.models import Shipment
+    Shipment = shipment_model()
 
     from .models import Customer
 
@@ -254,3 +255,100 @@ def customer_lookup(term, *, customer_limit=LOOKUP_CUSTOMER_LIMIT, order_limit=L
     for customer in shown:
         customer.more_orders = customer.order_count > len(customer.lookup_orders)
     return CustomerLookup(customers=shown, more_customers=more_customers, matched_order_ids=matched_order_ids)
+
+
+# --- printables (pick lists and packing slips) ----------------------------------
+
+# A pick list is for orders about to be picked; others still print, flagged.
+PICKABLE = {OrderStatus.NEW, OrderStatus.PROCESSING}
+# A packing slip for one of these orders must not go into a parcel.
+DO_NOT_SHIP = {OrderStatus.ON_HOLD, OrderStatus.CANCELLED, OrderStatus.RETURNED}
+
+
+@dataclass
+class PickRow:
+    """One product to pick: the total over the batch and which orders need it."""
+
+    product: object
+    quantity: int = 0
+    orders: list = field(default_factory=list)  # [(order number, quantity)]
+
+    @property
+    def sku(self):
+        return self.product.sku
+
+
+@dataclass
+class PickList:
+    orders: list
+    rows: list
+    missing_ids: list
+
+    @property
+    def total_units(self):
+        return sum(row.quantity for row in self.rows)
+
+    @property
+    def flagged(self):
+        return [order for order in self.orders if order.status not in PICKABLE]
+
+    @property
+    def warehouses(self):
+        return sorted({order.warehouse.code for order in self.orders if order.warehouse})
+
+
+def _lines():
+    return Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("sku", "id"))
+
+
+def pick_list(order_ids):
+    """The orders with the given ids (sorted by number) and one row per product, sorted
+    by SKU, with the total quantity and the orders that need it. Two queries."""
+    order_ids = list(order_ids)
+    orders = list(
+        Order.objects.filter(pk__in=order_ids).select_related("warehouse").prefetch_related(_lines()).order_by("number")
+    )
+    rows = {}
+    for order in orders:
+        order.pickable = order.status in PICKABLE
+        for line in order.lines.all():
+            row = rows.setdefault(line.product_id, PickRow(product=line.product))
+            row.quantity += line.quantity
+            row.orders.append((order.number, line.quantity))
+    found = {order.pk for order in orders}
+    return PickList(
+        orders=orders,
+        rows=sorted(rows.values(), key=lambda row: (row.sku, row.product.pk)),
+        missing_ids=[pk for pk in order_ids if pk not in found],
+    )
+
+
+def packing_slips(order_ids):
+    """The orders with the given ids, sorted by number, each with `lines` (product
+    joined, for the barcode), `shipment` (the latest one not cancelled, carrier joined,
+    or None), `packer_notes` (its notes, oldest first) and `do_not_ship`. Four queries."""
+    orders = list(
+        Order.objects.filter(pk__in=list(order_ids))
+        .select_related("warehouse")
+        .prefetch_related(
+            _lines(),
+            Prefetch(
+                "shipments",
+                queryset=shipment_model().objects.exclude(status="cancelled").select_related("carrier"),
+                to_attr="active_shipments",
+            ),
+            Prefetch(
+                "events",
+                queryset=OrderEvent.objects.filter(kind=OrderEvent.Kind.NOTE)
+                .select_related("actor")
+                .order_by("created_at", "id"),
+                to_attr="packer_notes",
+            ),
+        )
+        .order_by("number")
+    )
+    for order in orders:
+        order.shipment = order.active_shipments[0] if order.active_shipments else None
+        order.do_not_ship = order.status in DO_NOT_SHIP
+        order.total_units = sum(line.quantity for line in order.lines.all())
+    return orders

@@ -15,11 +15,13 @@ from django.utils.translation import gettext as _
 from inventory import services as stock
 from inventory.exceptions import InsufficientStock
 from inventory.models import Warehouse
-from inventory.permissions import require_permission
+from inventory.selectors import code_means, product_for_code
+from common.permissions import require_permission
 from reports import bulk
 
 from . import checklist, workflow
 from .exceptions import ChecklistIncomplete, StaleAction, WorkflowError
+from .signals import order_status_changed
 from .models import (
     ChecklistStep,
     Customer,
@@ -122,6 +124,8 @@ def _set_status(order, new_status, *, actor, message="", data=None):
     order.status_changed_at = timezone.now()
     order.save(update_fields=["status", "status_changed_at", "held_from_status", "warehouse"])
     _copy_checklist(order, new_status)
+    # The shipping app moves the order's shipments along (shipping/receivers.py).
+    order_status_changed.send(sender=Order, order=order, old_status=old_status, new_status=new_status, actor=actor)
     event_add(
         order=order,
         kind=OrderEvent.Kind.TRANSITION,
@@ -326,31 +330,6 @@ def _new_customers(customers):
 # --- checklist ----------------------------------------------------------------
 
 
-def step_passed(item, order):
-    """(done, hint) for one checklist item of the order's current state."""
-    if item.is_done:
-        return True, ""
-    if item.predicate:
-        return checklist.evaluate(item.predicate, order)
-    return False, ""
-
-
-def missing_steps(order):
-    """Labels of the required steps of the current state that are not done."""
-    return [label for label, _hint in _missing_steps_with_hints(order)]
-
-
-def _missing_steps_with_hints(order):
-    missing = []
-    for item in order.checklist_items.all():
-        if item.state != order.status or not item.required:
-            continue
-        done, hint = step_passed(item, order)
-        if not done:
-            missing.append((item.display_label, hint))
-    return missing
-
-
 def _lock_item(item, *, actor, verb):
     require_permission(actor, "orders.tick_checklist", _("tick checklist steps"))
     order = _lock_order(item.order)
@@ -463,7 +442,7 @@ def order_advance(*, order, actor, expected_status=None):
     require_permission(actor, "orders.advance_order", _("advance orders"))
     order = _lock_order(order, expected_status=expected_status or order.status)
     _require_allowed(order, "advance")
-    missing = _missing_steps_with_hints(order)
+    missing = checklist.missing_steps_with_hints(order)
     if missing:
         # The hint says what to do about an automatic step (which SKU is short, ...).
         raise ChecklistIncomplete(
@@ -477,16 +456,11 @@ def order_advance(*, order, actor, expected_status=None):
         )
     _auto_tick(order)
     target = workflow.NEXT_STATE[order.status]
-    from shipping import services as shipping
-
     if target == S.PROCESSING:
         _reserve_stock(order, actor=actor)
     elif target == S.SHIPPED:
         movements = stock.stock_consume(order=order, actor=actor)
         _stock_event(order, actor=actor, action="ship", lines=_movement_lines(order, movements))
-        shipping.shipments_mark_shipped(order=order, actor=actor)
-    elif target == S.DELIVERED:
-        shipping.shipments_mark_delivered(order=order, actor=actor)
     _set_status(order, target, actor=actor)
     if target == S.SHIPPED:
         from .tasks import notify_order_shipped
@@ -535,9 +509,6 @@ def order_cancel(*, order, actor, reason):
     _require_allowed(order, "cancel")
     movements = stock.stock_release(order=order, actor=actor)
     _stock_event(order, actor=actor, action="release", lines=_movement_lines(order, movements))
-    from shipping import services as shipping
-
-    shipping.shipments_cancel(order=order, actor=actor)
     order.held_from_status = ""
     return _set_status(order, S.CANCELLED, actor=actor, message=reason)
 
@@ -654,8 +625,6 @@ def order_scan(*, order, code, actor):
     than ordered, is refused and nothing is counted. The order row is locked, so
     two stations scanning the same order cannot over-count.
     """
-    from inventory.models import Product
-
     code = (code or "").strip()
     if not code:
         raise WorkflowError(_("Nothing was scanned."))
@@ -665,13 +634,9 @@ def order_scan(*, order, code, actor):
     lines = list(order.lines.select_related("product").order_by("pk"))
     # The product's current SKU as well as the one copied onto the line: a SKU renamed
     # after the order was placed still finds its line instead of "not in this order".
-    matching = [
-        line
-        for line in lines
-        if line.product.barcode == code or code.casefold() in (line.sku.casefold(), line.product.sku.casefold())
-    ]
+    matching = [line for line in lines if code_means(line.product, code, line_sku=line.sku)]
     if not matching:
-        product = Product.objects.filter(barcode=code).first() or Product.objects.filter(sku__iexact=code).first()
+        product = product_for_code(code)
         if product is None:
             raise WorkflowError(_("Unknown barcode or SKU “%(code)s”. Nothing was counted.") % {"code": code})
         raise WorkflowError(

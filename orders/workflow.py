@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 
 from .models import OrderStatus as S
+from .models import PaymentStatus
 from .models import status_label  # noqa: F401  (re-exported for services)
 
 MAIN_PATH = [S.NEW, S.PROCESSING, S.PACKED, S.SHIPPED, S.DELIVERED, S.COMPLETED]
@@ -67,6 +68,42 @@ def allowed_from(action, status):
 
 def can_mark_paid(order):
     """Whether "mark paid" applies to the order (the service refuses it otherwise)."""
-    from .models import PaymentStatus
-
     return order.payment_status != PaymentStatus.PAID and order.status not in PAYMENT_SETTLED
+
+
+# Every permission abilities() reads, for callers that collect a user's once.
+ABILITY_PERMISSIONS = [
+    *(action.permission for action in ACTIONS.values()),
+    "orders.tick_checklist",
+    "orders.add_note",
+    "orders.mark_paid",
+    "orders.correct_address",
+]
+
+
+def user_permissions(user):
+    """The permission names abilities() needs to know about, held by `user`."""
+    if user is None:
+        return set(ABILITY_PERMISSIONS)  # the system
+    if not user.is_active:
+        return set()
+    return {perm for perm in ABILITY_PERMISSIONS if user.has_perm(perm)}
+
+
+def abilities(order, perms):
+    """What a holder of `perms` (permission names, see user_permissions()) may do to
+    the order now: the one answer the order page, the lookup and the packing station
+    show, and the same rules the services enforce."""
+    status = order.status
+    able = {code: action.permission in perms and allowed_from(code, status) for code, action in ACTIONS.items()}
+    able.update(
+        {
+            # A shipped order is not cancelled: the caller is told to ask for a return.
+            "already_shipped": ACTIONS["cancel"].permission in perms and status in RETURNABLE,
+            "tick": "orders.tick_checklist" in perms,
+            "note": "orders.add_note" in perms,
+            "mark_paid": "orders.mark_paid" in perms and can_mark_paid(order),
+            "address": "orders.correct_address" in perms and status in BEFORE_SHIPPING,
+        }
+    )
+    return able

@@ -4,14 +4,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from inventory.permissions import require_permission
+from common.permissions import require_permission
 from orders import workflow
-from orders.checklist import tracking_number_valid
 from orders.models import Order, OrderEvent, OrderStatus
 from orders.services import event_add
 
 from .exceptions import ShippingError
 from .models import Shipment, ShipmentLine
+from .tracking import normalise_tracking_number, tracking_number_valid
 
 SHIPPABLE = {OrderStatus.PROCESSING, OrderStatus.PACKED}
 
@@ -28,7 +28,7 @@ def shipment_create(*, order, carrier, tracking_number, actor):
         )
     if not carrier.is_active:
         raise ShippingError(_("%(carrier)s is not an active carrier.") % {"carrier": carrier.name})
-    tracking_number = (tracking_number or "").strip().upper().replace(" ", "")
+    tracking_number = normalise_tracking_number(tracking_number)
     if not tracking_number_valid(carrier, tracking_number):
         raise ShippingError(
             _("“%(number)s” is not a valid %(carrier)s tracking number.")

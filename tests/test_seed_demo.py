@@ -13,7 +13,7 @@ from django.utils import timezone
 from inventory.models import Product, StockLevel, StockMovement, Warehouse
 from orders.defaults import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
 from orders.models import Customer, Order, OrderChecklistItem, OrderEvent, OrderLine, OrderStatus, StatusTarget
-from orders.management.commands.seed_demo import DEMO_PASSWORD, ean13
+from demo.management.commands.seed_demo import DEMO_PASSWORD, ean13
 from shipping.models import Carrier, Shipment
 
 pytestmark = pytest.mark.django_db

@@ -108,7 +108,7 @@ def test_customer_page_query_count_does_not_grow_with_orders(client, service_use
 
 
 def test_customer_page_links_to_all_orders_beyond_the_first_fifty(client, service_user, monkeypatch):
-    from orders import admin_reference
+    from orders.admin import reference as admin_reference
 
     monkeypatch.setattr(admin_reference, "CUSTOMER_ORDERS_SHOWN", 2)
     client.force_login(service_user)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from inventory.models import StockLevel, Warehouse
 from orders import checklist, services
+from shipping import checks as shipping_checks
 from orders.exceptions import ChecklistIncomplete, StaleAction, WorkflowError
 from orders.models import ChecklistStep, Order, OrderChecklistItem, OrderEvent, OrderStatus, PaymentStatus, Predicate
 from shipping.models import Shipment
@@ -362,9 +363,9 @@ def test_payment_confirmed_follows_the_payment_status():
 @pytest.mark.django_db
 def test_mark_paid_makes_payment_confirmed_pass(service_user):
     order = OrderFactory(payment_status=PaymentStatus.PENDING)
-    assert services.step_passed(item(order, PAYMENT), order)[0] is False
+    assert checklist.step_passed(item(order, PAYMENT), order)[0] is False
     order = services.order_mark_paid(order=order, actor=service_user)
-    assert services.step_passed(item(order, PAYMENT), order) == (True, "")
+    assert checklist.step_passed(item(order, PAYMENT), order) == (True, "")
 
 
 @pytest.mark.django_db
@@ -453,20 +454,20 @@ def test_all_items_scanned_passes_only_when_every_line_is_fully_scanned():
 def test_shipment_tracked_needs_a_live_shipment_with_a_tracking_number_matching_the_pattern(warehouse_user):
     order = OrderFactory(packed=True)
     carrier = CarrierFactory()  # pattern: twelve digits
-    assert checklist.shipment_tracked(order) == (False, "No shipment yet.")
+    assert shipping_checks.shipment_tracked(order) == (False, "No shipment yet.")
 
     bad = Shipment.objects.create(order=order, carrier=carrier, tracking_number="ABC123")
-    assert checklist.shipment_tracked(order) == (False, "No shipment has a valid tracking number.")
+    assert shipping_checks.shipment_tracked(order) == (False, "No shipment has a valid tracking number.")
 
     bad.status = Shipment.Status.CANCELLED
     bad.save()
     good = shipment_create(order=order, carrier=carrier, tracking_number="1234 5678 9012", actor=warehouse_user)
     assert good.tracking_number == "123456789012"
-    assert checklist.shipment_tracked(order) == (True, "")
+    assert shipping_checks.shipment_tracked(order) == (True, "")
 
     good.status = Shipment.Status.CANCELLED
     good.save()
-    assert checklist.shipment_tracked(order) == (False, "No shipment yet.")
+    assert shipping_checks.shipment_tracked(order) == (False, "No shipment yet.")
 
 
 @pytest.mark.django_db
@@ -474,20 +475,20 @@ def test_shipment_tracked_accepts_any_number_for_a_carrier_without_a_pattern():
     order = OrderFactory(packed=True)
     carrier = CarrierFactory(code="POST", name="Post", tracking_number_pattern="")
     Shipment.objects.create(order=order, carrier=carrier, tracking_number="anything-1")
-    assert checklist.shipment_tracked(order) == (True, "")
+    assert shipping_checks.shipment_tracked(order) == (True, "")
 
 
 @pytest.mark.django_db
 def test_shipment_delivered_passes_when_the_carrier_reports_delivery(warehouse_user):
     order = OrderFactory(shipped=True)
-    passed, hint = checklist.shipment_delivered(order)
+    passed, hint = shipping_checks.shipment_delivered(order)
     assert not passed and "tick it when the customer confirms" in hint
     with pytest.raises(ChecklistIncomplete) as refused:
         services.order_advance(order=order, actor=warehouse_user)
     assert refused.value.missing == [DELIVERED]
 
     shipment_mark_delivered(shipment=order.shipments.get(), actor=warehouse_user)
-    assert checklist.shipment_delivered(order) == (True, "")
+    assert shipping_checks.shipment_delivered(order) == (True, "")
     order = services.order_advance(order=order, actor=warehouse_user)
     assert order.status == S.DELIVERED
     assert item(order, DELIVERED, state=S.SHIPPED).done_at is not None
@@ -497,9 +498,9 @@ def test_shipment_delivered_passes_when_the_carrier_reports_delivery(warehouse_u
 def test_automatic_steps_are_evaluated_against_the_current_data():
     """An automatic step that passed once fails again when its condition stops holding."""
     order = OrderFactory()
-    assert services.step_passed(item(order, STOCK), order)[0] is True
+    assert checklist.step_passed(item(order, STOCK), order)[0] is True
     StockLevel.objects.filter(product=order.lines.get().product).update(on_hand=0)
-    assert services.step_passed(item(order, STOCK), order)[0] is False
+    assert checklist.step_passed(item(order, STOCK), order)[0] is False
 
 
 @pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The admin import pages (reports.admin_imports): upload, preview, confirm; who may
+"""The admin import pages (reports.admin.imports): upload, preview, confirm; who may
 use them; bad files shown on the form, never as an error page."""
 
 import io
@@ -12,8 +12,8 @@ from openpyxl import Workbook
 
 from inventory.models import Product, StockMovement, Warehouse
 from orders.models import Order
-from reports import admin_imports
-from reports.admin_imports import ImportAdminMixin
+from reports.admin import imports as admin_imports
+from reports.admin.imports import ImportAdminMixin
 from tests.factories import ProductFactory, WarehouseFactory, manager_user
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from orders import services
-from shipping import selectors
+from orders import selectors
 from shipping.barcodes import code128_svg
 from shipping.services import shipment_create
 from tests.factories import CarrierFactory, OrderFactory, ProductFactory, WarehouseFactory

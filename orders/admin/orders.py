@@ -1,4 +1,4 @@
-from . import admin_reference  # noqa: F401  (customers, checklist templates, target times)
+
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -12,21 +12,19 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from inventory.admin import ReadOnlyAdminMixin
-from inventory.permissions import has_permission
-from reports.admin import ExportAdminMixin
-from reports.admin_imports import ImportAdminMixin
+from common.admin import ReadOnlyAdminMixin
+from reports.admin.exports import ExportAdminMixin
+from reports.admin.imports import ImportAdminMixin
 
-from . import checklist, workflow
-from .admin_actions import OrderBulkActionsMixin
-from .admin_dashboard import DashboardAdminMixin
-from .admin_filters import CarrierFilter, OverdueFilter, StrictDateRangeFilter, human_duration, status_targets
-from .admin_lookup import CustomerLookupAdminMixin
-from .admin_views import OrderActionViewsMixin
-from .admin_printables import PrintablesAdminMixin
-from .admin_packing import PackingStationAdminMixin
-from .models import Order, OrderChecklistItem, OrderEvent, OrderStatus
-from .selectors import (
+from .. import checklist, workflow
+from .actions import OrderActionViewsMixin, OrderBulkActionsMixin
+from .dashboard import DashboardAdminMixin
+from .filters import OverdueFilter, StrictDateRangeFilter, human_duration, status_targets
+from .lookup import CustomerLookupAdminMixin
+from .printables import PrintablesAdminMixin
+from .packing import PackingStationAdminMixin
+from ..models import Order, OrderChecklistItem, OrderEvent, OrderStatus, shipment_model
+from ..selectors import (
     SEARCH_MAX_LENGTH,
     SearchTooLong,
     available_actions,
@@ -35,7 +33,7 @@ from .selectors import (
     order_for_page,
     order_search_filter,
 )
-from .services import ADDRESS_FIELDS
+from ..services import ADDRESS_FIELDS
 
 
 def status_badge(status, label):
@@ -55,7 +53,7 @@ class OrderChangeList(ChangeList):
     queries however many rows)."""
 
     def get_queryset(self, request, exclude_parameters=None):
-        from shipping.models import Shipment
+        Shipment = shipment_model()
 
         return (
             super()
@@ -98,7 +96,6 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
         "status",
         OverdueFilter,
         "warehouse",
-        CarrierFilter,
         "payment_status",
         "delivery_method",
         ("placed_at", StrictDateRangeFilter),
@@ -261,9 +258,6 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def order_page_context(self, request, obj):
-        from shipping.models import Carrier
-        from shipping.services import SHIPPABLE
-
         user = request.user
         order = order_for_page(obj.pk)
         rows = checklist_rows(order)
@@ -280,8 +274,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
                 "",
             )
         age, target, overdue = time_in_status(order, status_targets(request), timezone.now())
-        can_tick = has_permission(user, "orders.tick_checklist")
-        can_ship = has_permission(user, "shipping.add_shipment") and order.status in SHIPPABLE
+        able = workflow.abilities(order, workflow.user_permissions(user))
         return {
             "title": _("Order %(number)s") % {"number": order.number},
             "subtitle": None,
@@ -296,7 +289,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
                     "item": item,
                     "done": done,
                     "hint": hint,
-                    "tickable": can_tick
+                    "tickable": able["tick"]
                     and (not item.predicate or item.predicate in checklist.TICKABLE_BY_HAND),
                 }
                 for item, done, hint in rows
@@ -307,11 +300,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
             "lines": list(order.lines.all()),
             "shipments": list(order.shipments.all()),
             "events": events,
-            "carriers": list(Carrier.objects.filter(is_active=True).order_by("name")) if can_ship else [],
-            "can_ship": can_ship,
-            "can_confirm_delivery": has_permission(user, "orders.advance_order"),
-            "can_mark_paid": has_permission(user, "orders.mark_paid") and workflow.can_mark_paid(order),
-            "can_note": has_permission(user, "orders.add_note"),
-            "can_correct_address": has_permission(user, "orders.correct_address")
-            and order.status in workflow.BEFORE_SHIPPING,
+            "can_mark_paid": able["mark_paid"],
+            "can_note": able["note"],
+            "can_correct_address": able["address"],
         }

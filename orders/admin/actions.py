@@ -1,10 +1,15 @@
-"""The order page's actions: one admin view per action, named
-admin:orders_order_<action>. Each checks the permission (the service checks it
-again), calls one service, turns a refusal into a message and goes back to the
-order page. Only `address` answers GET (its form); the rest are POST-only."""
+"""The actions of the order page and the bulk actions of the order list.
+
+Page actions: one admin view per action, named admin:orders_order_<action>. Each
+checks the permission (the service checks it again), calls one service, turns a
+refusal into a message and goes back to the order page. Only `address` answers GET
+(its form); the rest are POST-only.
+
+Bulk actions: each order goes through its service on its own; the ones that may
+proceed do, the others are refused and named in one message."""
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,13 +18,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from inventory.exceptions import InventoryError
 
-from . import services, workflow
-from .exceptions import StaleAction, WorkflowError
-from .models import Order
+from .. import services, workflow
+from ..exceptions import ChecklistIncomplete, StaleAction, WorkflowError
+from ..models import Order
+from ..text import quoted_list
 
 AddressForm = type(
     "AddressForm", (forms.Form,), forms.fields_for_model(Order, fields=services.ADDRESS_FIELDS)
@@ -47,8 +54,6 @@ class OrderActionViewsMixin:
         ("note", False),
         ("mark_paid", False),
         ("address", True),
-        ("create_shipment", False),
-        ("shipment_delivered", False),
     ]
 
     def get_urls(self):
@@ -260,43 +265,79 @@ class OrderActionViewsMixin:
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/orders/order/address_form.html", context)
 
-    # --- shipments ------------------------------------------------------------------
 
-    def create_shipment_view(self, request, object_id):
-        from shipping.models import Carrier
-        from shipping.services import shipment_create
+# --- bulk actions of the order list ----------------------------------------------
 
-        order = self._order_or_404(request, object_id, "shipping.add_shipment")
-        carrier_id = request.POST.get("carrier", "")
-        carrier = Carrier.objects.filter(pk=carrier_id, is_active=True).first() if carrier_id.isdigit() else None
-        if carrier is None:
-            messages.error(request, _("Choose a carrier."))
-            return self._order_page(request, order)
-        return self._run(
+
+def _refusal(order, error):
+    """One refusal for the summary, naming the order once."""
+    if isinstance(error, ChecklistIncomplete):
+        return _("%(number)s missing %(steps)s") % {
+            "number": order.number,
+            "steps": quoted_list(error.missing),
+        }
+    text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+    return text if order.number in text else f"{order.number}: {text}"
+
+
+class OrderBulkActionsMixin:
+    def has_advance_permission(self, request):
+        return request.user.has_perm("orders.advance_order")
+
+    def has_hold_permission(self, request):
+        return request.user.has_perm("orders.hold_order")
+
+    def _each_order(self, request, queryset, call, done_message):
+        done, refused = 0, []
+        for order in queryset.order_by("number"):
+            try:
+                call(order)
+            except (WorkflowError, InventoryError, ValidationError, PermissionDenied) as error:
+                refused.append(_refusal(order, error))
+            else:
+                done += 1
+        if not refused:
+            self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+            return
+        self.message_user(
             request,
-            order,
-            lambda: shipment_create(
-                order=order,
-                carrier=carrier,
-                tracking_number=request.POST.get("tracking_number", ""),
-                actor=request.user,
-            ),
-            lambda shipment: _("Shipment %(carrier)s %(number)s created.")
-            % {"carrier": carrier.name, "number": shipment.tracking_number},
+            _("%(done)s, %(refused)s refused: %(details)s")
+            % {"done": done_message % {"count": done}, "refused": len(refused), "details": "; ".join(refused)},
+            messages.WARNING if done else messages.ERROR,
         )
 
-    def shipment_delivered_view(self, request, object_id):
-        from shipping.services import shipment_mark_delivered
-
-        order = self._order_or_404(request, object_id, "orders.advance_order")
-        shipment_id = request.POST.get("shipment", "")
-        shipment = order.shipments.filter(pk=shipment_id).first() if shipment_id.isdigit() else None
-        if shipment is None:
-            messages.error(request, _("That shipment is not on order %(number)s.") % {"number": order.number})
-            return self._order_page(request, order)
-        return self._run(
+    @admin.action(permissions=["advance"], description=gettext_lazy("Advance selected orders"))
+    def advance_selected(self, request, queryset):
+        self._each_order(
             request,
-            order,
-            lambda: shipment_mark_delivered(shipment=shipment, actor=request.user),
-            lambda s: _("Shipment %(number)s is marked delivered.") % {"number": s.tracking_number},
+            queryset,
+            lambda order: services.order_advance(order=order, actor=request.user, expected_status=order.status),
+            _("%(count)s advanced"),
         )
+
+    @admin.action(permissions=["hold"], description=gettext_lazy("Put selected orders on hold"))
+    def hold_selected(self, request, queryset):
+        """Two steps, like delete_selected: ask for the reason, then hold on the confirming POST."""
+        reason = request.POST.get("reason", "").strip()
+        if request.POST.get("post") == "yes" and reason:
+            self._each_order(
+                request,
+                queryset,
+                lambda order: services.order_hold(order=order, actor=request.user, reason=reason),
+                _("%(count)s put on hold"),
+            )
+            return None
+        orders = list(queryset.order_by("number"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Put orders on hold"),
+            "subtitle": None,
+            "opts": self.opts,
+            "orders": [(order, workflow.allowed_from("hold", order.status)) for order in orders],
+            "reason": reason,
+            "reason_missing": request.POST.get("post") == "yes",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/orders/order/hold_selected_confirmation.html", context)

@@ -17,12 +17,12 @@ from django.utils.formats import number_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from inventory.permissions import has_permission
+from common.permissions import has_permission
 from reports.neutralise import neutralise
 
-from . import charts, dashboard
-from .admin_filters import human_duration
-from .models import status_label
+from .. import charts, dashboard
+from .filters import human_duration
+from ..models import status_label
 
 
 def _hours(delta):

@@ -1,9 +1,6 @@
-"""Admin for carriers (managers edit) and shipments (read-only: shipments are
-created and moved on by the services, from the order page and the workflow)."""
+"""The shipment list (read-only: shipments are created and moved on by the services,
+from the order page and the workflow)."""
 
-import re
-
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.urls import NoReverseMatch, reverse
@@ -11,46 +8,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from inventory.admin import ReadOnlyAdminMixin
+from common.admin import ReadOnlyAdminMixin
 
-from reports.admin import ExportAdminMixin
+from reports.admin.exports import ExportAdminMixin
 
-from .exceptions import ShippingError
-from .models import Carrier, Shipment, ShipmentLine
-from .selectors import SEARCH_MAX_LENGTH, SearchTooLong, shipment_search
-from .services import shipment_mark_delivered
-
-class CarrierForm(forms.ModelForm):
-    class Meta:
-        model = Carrier
-        fields = ["code", "name", "tracking_url_template", "tracking_number_pattern", "is_active"]
-
-    def clean_tracking_number_pattern(self):
-        pattern = self.cleaned_data["tracking_number_pattern"].strip()
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise forms.ValidationError(
-                _("This is not a valid regular expression: %(error)s"), params={"error": error}
-            ) from None
-        return pattern
-
-    def clean_tracking_url_template(self):
-        template = self.cleaned_data["tracking_url_template"].strip()
-        if template and "{tracking_number}" not in template:
-            raise forms.ValidationError(_("Put {tracking_number} where the tracking number goes in the address."))
-        if template and not template.startswith(("https://", "http://")):
-            raise forms.ValidationError(_("The address must start with https:// or http://."))
-        return template
-
-
-@admin.register(Carrier)
-class CarrierAdmin(admin.ModelAdmin):
-    form = CarrierForm
-    list_display = ["name", "code", "tracking_number_pattern", "tracking_url_template", "is_active"]
-    list_filter = ["is_active"]
-    search_fields = ["code", "name"]
-
+from ..exceptions import ShippingError
+from ..models import Shipment, ShipmentLine
+from ..selectors import SEARCH_MAX_LENGTH, SearchTooLong, shipment_search
+from ..services import shipment_mark_delivered
 
 class ShipmentLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ShipmentLine

@@ -13,10 +13,10 @@ from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from inventory.permissions import has_permission
+from common.permissions import has_permission
 
-from . import workflow
-from .selectors import (
+from .. import workflow
+from ..selectors import (
     LOOKUP_CUSTOMER_LIMIT,
     LOOKUP_ORDER_LIMIT,
     SEARCH_MAX_LENGTH,
@@ -27,17 +27,9 @@ from .selectors import (
 
 def order_controls(order, perms):
     """What the lookup offers for one order, given the user's `perms` (a set of
-    permission names): the same rules as the order page and the services."""
-    before_shipping = order.status in workflow.BEFORE_SHIPPING
-    return {
-        "hold": "orders.hold_order" in perms and workflow.allowed_from("hold", order.status),
-        "resume": "orders.resume_order" in perms and workflow.allowed_from("resume", order.status),
-        "cancel": "orders.cancel_order" in perms and workflow.allowed_from("cancel", order.status),
-        "already_shipped": "orders.cancel_order" in perms and order.status in workflow.RETURNABLE,
-        "address": "orders.correct_address" in perms and before_shipping,
-        "mark_paid": "orders.mark_paid" in perms and workflow.can_mark_paid(order),
-        "note": "orders.add_note" in perms,
-    }
+    permission names): workflow.abilities(), as on the order page and in the services."""
+    able = workflow.abilities(order, perms)
+    return {key: able[key] for key in ("hold", "resume", "cancel", "already_shipped", "address", "mark_paid", "note")}
 
 
 def control_labels():
@@ -52,14 +44,6 @@ def control_labels():
     ]
 
 
-LOOKUP_PERMISSIONS = [
-    "orders.hold_order",
-    "orders.resume_order",
-    "orders.cancel_order",
-    "orders.correct_address",
-    "orders.mark_paid",
-    "orders.add_note",
-]
 
 
 class CustomerLookupAdminMixin:
@@ -93,7 +77,7 @@ class CustomerLookupAdminMixin:
             except SearchTooLong as error:
                 too_long = str(error)
         lookup_url = reverse("%s:%s_%s_lookup" % ((self.admin_site.name,) + info))
-        perms = {perm for perm in LOOKUP_PERMISSIONS if has_permission(request.user, perm)}
+        perms = workflow.user_permissions(request.user)
         customers = []
         if result is not None:
             changelist = reverse("%s:%s_%s_changelist" % ((self.admin_site.name,) + info))

@@ -14,7 +14,7 @@ and a step number are keyboard shortcuts handled by packing.js (advance, undo, t
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,14 +23,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from inventory.exceptions import InventoryError
-from inventory.models import Product
-from inventory.permissions import has_permission
+from inventory.selectors import product_for_code
+from common.permissions import has_permission
 
-from . import services, workflow
-from .exceptions import WorkflowError
-from .models import Order, OrderChecklistItem, OrderLine, OrderStatus
-from .selectors import available_actions, checklist_progress, checklist_rows
-from .text import quoted_list
+from .. import services, workflow
+from ..exceptions import WorkflowError
+from ..models import Order, OrderChecklistItem, OrderLine, OrderStatus, shipment_model
+from ..selectors import available_actions, checklist_progress, checklist_rows
+from ..text import quoted_list
 
 # Longer input is no order number, barcode or SKU (the columns hold at most 64).
 CODE_MAX_LENGTH = 64
@@ -42,12 +42,12 @@ def _order_numbers(code):
 
 
 def _is_product_code(code):
-    return Product.objects.filter(Q(barcode=code) | Q(sku__iexact=code)).exists()
+    return product_for_code(code) is not None
 
 
 def _station_order_queryset():
     """An order with everything the station shows, in a fixed number of queries."""
-    from shipping.models import Shipment
+    Shipment = shipment_model()
 
     return Order.objects.select_related("customer", "warehouse").prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("pk")),

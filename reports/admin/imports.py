@@ -31,11 +31,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import registry
-from .imports import EXTENSIONS, ImportFileError, may_import, run_import
+from .. import registry
+from ..imports import EXTENSIONS, ImportFileError, may_import, run_import
 
 UPLOAD_DIRECTORY = "imports"
-TOKEN_SALT = "reports.admin_imports.upload"
+TOKEN_SALT = "reports.admin.imports.upload"
 
 
 class ImportUploadForm(forms.Form):

@@ -18,11 +18,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import services
-from .exporting import FORMATS, Selection, export_queryset, write_export
-from .filters import ReportFilterError
-from .models import ExportJob
-from .registry import export_kind
+from .. import services
+from ..exporting import FORMATS, Selection, export_queryset, write_export
+from ..filters import ReportFilterError
+from ..models import ExportJob
+from ..registry import export_kind
 
 FORMAT_CHOICES = [("csv", "CSV"), ("xlsx", gettext_lazy("Excel (XLSX)")), ("json", "JSON")]
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import ngettext
 from django.utils.translation import npgettext
 
-from shipping import selectors
+from .. import selectors
 
 _ID = re.compile(r"\d{1,18}", re.ASCII)  # 18 digits stay inside a bigint
 

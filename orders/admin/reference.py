@@ -2,7 +2,7 @@
 checklist templates and the target time per status. The Order admin is in admin.py."""
 
 from django.contrib import admin, messages
-from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -12,16 +12,11 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models import ChecklistStep, Customer, Order, OrderStatus, Predicate, StatusTarget
-from .selectors import SearchTooLong, classify_search, customer_match_q
+from ..models import ChecklistStep, Customer, Order, Predicate, StatusTarget, workflow_order
+from ..selectors import SearchTooLong, classify_search, customer_match_q
 
 CUSTOMER_ORDERS_SHOWN = 50
 
-# Workflow order, for listing states the way staff think of them.
-STATE_ORDER = Case(
-    *(When(state=status, then=Value(index)) for index, status in enumerate(OrderStatus.values)),
-    output_field=IntegerField(),
-)
 
 
 def _admin_url(name, *args, query=None):
@@ -128,7 +123,7 @@ class ChecklistStepAdmin(admin.ModelAdmin):
     fields = ["state", "label", "position", "required", "predicate", "is_active"]
 
     def get_ordering(self, request):
-        return [STATE_ORDER.asc(), "position", "id"]
+        return [workflow_order("state").asc(), "position", "id"]
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         if db_field.name == "predicate":
@@ -153,9 +148,4 @@ class StatusTargetAdmin(admin.ModelAdmin):
     list_editable = ["target_hours"]
 
     def get_ordering(self, request):
-        return [
-            Case(
-                *(When(status=status, then=Value(index)) for index, status in enumerate(OrderStatus.values)),
-                output_field=IntegerField(),
-            ).asc()
-        ]
+        return [workflow_order("status").asc()]

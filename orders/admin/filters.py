@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from rangefilter.filters import DateRangeFilter
 
-from .filters import overdue_q  # noqa: F401  (the one definition, shared with reports)
-from .models import StatusTarget
+from ..filters import overdue_q  # noqa: F401  (the one definition, shared with reports)
+from ..models import StatusTarget
 
 
 def status_targets(request):
@@ -50,29 +50,6 @@ class OverdueFilter(admin.SimpleListFilter):
         if q is None:
             return queryset.none() if self.value() == "yes" else queryset
         return queryset.filter(q) if self.value() == "yes" else queryset.exclude(q)
-
-
-class CarrierFilter(admin.SimpleListFilter):
-    """Orders with a (not cancelled) shipment with the carrier."""
-
-    title = _("carrier")
-    parameter_name = "carrier"
-
-    def lookups(self, request, model_admin):
-        from shipping.models import Carrier
-
-        return [(str(pk), name) for pk, name in Carrier.objects.order_by("name").values_list("pk", "name")]
-
-    def queryset(self, request, queryset):
-        from shipping.models import Shipment
-
-        value = self.value()
-        if not value:
-            return queryset
-        if not value.isdigit():
-            return queryset.none()
-        shipments = Shipment.objects.filter(carrier_id=int(value)).exclude(status=Shipment.Status.CANCELLED)
-        return queryset.filter(pk__in=shipments.values("order_id"))
 
 
 class StrictDateRangeFilter(DateRangeFilter):

@@ -1,0 +1,100 @@
+"""The shipping parts of the order admin: the shipment forms of the order page
+(create a shipment, mark one delivered) and the carrier filter of the order list.
+
+The orders app never imports shipping (docs/architecture.md), so this app extends
+the order admin instead: the Order admin is registered again with these parts mixed
+in. The URL names stay the orders app's (admin:orders_order_create_shipment, ...).
+"""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+
+from common.permissions import has_permission
+from orders.admin import OrderAdmin
+from orders.models import Order
+
+from ..models import Carrier, Shipment
+from ..services import SHIPPABLE, shipment_create, shipment_mark_delivered
+
+
+class CarrierFilter(admin.SimpleListFilter):
+    """Orders with a (not cancelled) shipment with the carrier."""
+
+    title = _("carrier")
+    parameter_name = "carrier"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in Carrier.objects.order_by("name").values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        shipments = Shipment.objects.filter(carrier_id=int(value)).exclude(status=Shipment.Status.CANCELLED)
+        return queryset.filter(pk__in=shipments.values("order_id"))
+
+
+class OrderShipmentsAdminMixin:
+    """The order page's shipment forms (list it before OrderAdmin)."""
+
+    order_actions = [*OrderAdmin.order_actions, ("create_shipment", False), ("shipment_delivered", False)]
+    _after = OrderAdmin.list_filter.index("warehouse") + 1
+    list_filter = [*OrderAdmin.list_filter[:_after], CarrierFilter, *OrderAdmin.list_filter[_after:]]
+    del _after
+
+    def order_page_context(self, request, obj):
+        context = super().order_page_context(request, obj)
+        order = context["order"]
+        can_ship = has_permission(request.user, "shipping.add_shipment") and order.status in SHIPPABLE
+        context.update(
+            {
+                "carriers": list(Carrier.objects.filter(is_active=True).order_by("name")) if can_ship else [],
+                "can_ship": can_ship,
+                "can_confirm_delivery": has_permission(request.user, "orders.advance_order"),
+            }
+        )
+        return context
+
+    def create_shipment_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "shipping.add_shipment")
+        carrier_id = request.POST.get("carrier", "")
+        carrier = Carrier.objects.filter(pk=carrier_id, is_active=True).first() if carrier_id.isdigit() else None
+        if carrier is None:
+            messages.error(request, _("Choose a carrier."))
+            return self._order_page(request, order)
+        return self._run(
+            request,
+            order,
+            lambda: shipment_create(
+                order=order,
+                carrier=carrier,
+                tracking_number=request.POST.get("tracking_number", ""),
+                actor=request.user,
+            ),
+            lambda shipment: _("Shipment %(carrier)s %(number)s created.")
+            % {"carrier": carrier.name, "number": shipment.tracking_number},
+        )
+
+    def shipment_delivered_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.advance_order")
+        shipment_id = request.POST.get("shipment", "")
+        shipment = order.shipments.filter(pk=shipment_id).first() if shipment_id.isdigit() else None
+        if shipment is None:
+            messages.error(request, _("That shipment is not on order %(number)s.") % {"number": order.number})
+            return self._order_page(request, order)
+        return self._run(
+            request,
+            order,
+            lambda: shipment_mark_delivered(shipment=shipment, actor=request.user),
+            lambda s: _("Shipment %(number)s is marked delivered.") % {"number": s.tracking_number},
+        )
+
+
+class ShippingOrderAdmin(OrderShipmentsAdminMixin, OrderAdmin):
+    pass
+
+
+admin.site.unregister(Order)
+admin.site.register(Order, ShippingOrderAdmin)
