@@ -1,6 +1,14 @@
+from urllib.parse import quote
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from .tracking import TRACKING_NUMBER_MAX_LENGTH, validate_tracking_number_pattern
+
+# A shipment's reason for being voided, like the reasons of the order workflow.
+VOID_REASON_MAX_LENGTH = 2000
 
 
 class Carrier(models.Model):
@@ -17,6 +25,8 @@ class Carrier(models.Model):
         max_length=200,
         blank=True,
         help_text=_("A regular expression the whole tracking number must match; blank accepts any."),
+        # Every path that saves a carrier (the form, imports, full_clean) checks that RE2 can run it.
+        validators=[validate_tracking_number_pattern],
     )
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -32,7 +42,8 @@ class Carrier(models.Model):
     def tracking_url(self, tracking_number):
         if not self.tracking_url_template or not tracking_number:
             return ""
-        return self.tracking_url_template.replace("{tracking_number}", tracking_number)
+        # Encoded whole ("&", "=", "/", "#" too), so a number can only ever be the one value.
+        return self.tracking_url_template.replace("{tracking_number}", quote(tracking_number, safe=""))
 
 
 class Shipment(models.Model):
@@ -46,11 +57,25 @@ class Shipment(models.Model):
         "orders.Order", on_delete=models.PROTECT, related_name="shipments", verbose_name=_("order")
     )
     carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="shipments", verbose_name=_("carrier"))
-    tracking_number = models.CharField(_("tracking number"), max_length=64, db_index=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=TRACKING_NUMBER_MAX_LENGTH, db_index=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # Set by shipment_void: a shipment cancelled before pickup (a mistyped number), not with its order.
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("voided by"),
+    )
+    # db_default too: rows written in SQL without this column (bench/reports_bench.py) get "".
+    void_reason = models.TextField(
+        _("reason for voiding"), max_length=VOID_REASON_MAX_LENGTH, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -61,6 +86,13 @@ class Shipment(models.Model):
                 fields=["carrier", "tracking_number"],
                 condition=~Q(status="cancelled"),
                 name="shipment_tracking_unique_per_carrier",
+            ),
+            # One live (not cancelled) shipment per order, until an order can have several
+            # parcels: shipped quantities never exceed the ordered ones.
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=~Q(status="cancelled"),
+                name="shipment_one_live_per_order",
             ),
         ]
 

@@ -1,7 +1,8 @@
 """Shipments follow their order through the workflow (orders.signals).
 
 The order row is already locked when the signal arrives; the shipments are locked
-after it (the lock order of docs/architecture.md)."""
+after it (the lock order of orders/services.py, "Lock order"). Keep it that way: the
+signal is sent inside the transition, after the order is locked and saved."""
 
 from django.dispatch import receiver
 

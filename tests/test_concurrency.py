@@ -5,7 +5,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from inventory import services as stock
 from inventory.exceptions import InsufficientStock
@@ -13,8 +13,13 @@ from inventory.models import StockLevel
 from orders import services
 from orders.exceptions import StaleAction, WorkflowError
 from orders.models import Order, OrderEvent, OrderStatus, PaymentStatus
+from shipping.exceptions import ShippingError
+from shipping.models import Shipment
+from shipping.services import shipment_create, shipment_mark_delivered, shipment_void
 from tests.factories import (
+    CarrierFactory,
     CustomerFactory,
+    OrderFactory,
     ProductFactory,
     WarehouseFactory,
     manager_user,
@@ -213,3 +218,94 @@ def test_opposite_multi_line_orders_racing_for_scarce_stock_succeed_or_refuse_cl
         assert ledger_mismatches() == {}
         for order in orders:
             stock.stock_release(order=order, actor=None)
+
+
+# --- the lock order: the order row first, then its shipments (issue #7, item 6) ---------------
+
+
+def tick_delivery_confirmed(order, actor):
+    """The customer confirmed delivery by phone: the step is ticked by hand, so advancing
+    to delivered does not wait for the carrier's report."""
+    item = order.checklist_items.get(state=S.SHIPPED, predicate="shipment_delivered")
+    services.checklist_tick(item=item, actor=actor)
+
+
+def test_advancing_to_delivered_and_marking_the_shipment_delivered_at_once_never_deadlock():
+    # Before the fix shipment_mark_delivered locked the shipment, then the order (its
+    # event's foreign key), while order_advance locks the order, then the shipments
+    # (shipping/receivers.py): PostgreSQL broke the deadlock by failing one of them.
+    staff, carrier_report = warehouse_user(), warehouse_user()
+    for attempt in range(40):
+        order = OrderFactory(shipped=True, number=f"LOCK-{attempt:02d}")
+        shipment = order.shipments.get()
+        tick_delivery_confirmed(order, staff)
+
+        outcomes = race(
+            lambda: services.order_advance(order=order, actor=staff, expected_status=S.SHIPPED),
+            lambda: shipment_mark_delivered(shipment=shipment, actor=carrier_report),
+        )
+
+        errors = [value for kind, value in outcomes if kind == "error"]
+        assert not [error for error in errors if isinstance(error, OperationalError)], outcomes  # deadlock detected
+        (advanced, advance_result), (marked, mark_result) = outcomes
+        assert advanced == "ok", outcomes  # the order moves on whoever goes first
+        if marked == "error":
+            # The advance went first and delivered the shipment with the order.
+            assert isinstance(mark_result, ShippingError), outcomes
+            assert str(mark_result) == f"Shipment {shipment.tracking_number} is Delivered, not shipped."
+        order.refresh_from_db()
+        shipment.refresh_from_db()
+        assert order.status == S.DELIVERED
+        assert shipment.status == Shipment.Status.DELIVERED and shipment.delivered_at is not None
+        assert order.events.filter(kind=OrderEvent.Kind.TRANSITION, data__to=S.DELIVERED).count() == 1
+        delivered_events = order.events.filter(kind=OrderEvent.Kind.SHIPMENT, data__action="delivered").count()
+        assert delivered_events == (1 if marked == "ok" else 0)
+
+
+def test_two_staff_creating_a_shipment_for_the_same_order_make_one():
+    carrier = CarrierFactory()
+    first_user, second_user = warehouse_user(), warehouse_user()
+    for attempt in range(10):
+        order = OrderFactory(packed=True, number=f"TWO-{attempt:02d}")
+        outcomes = race(
+            lambda: shipment_create(order=order, carrier=carrier, tracking_number=f"1{attempt:011d}", actor=first_user),
+            lambda: shipment_create(order=order, carrier=carrier, tracking_number=f"2{attempt:011d}", actor=second_user),
+        )
+        assert sorted(kind for kind, _value in outcomes) == ["error", "ok"], outcomes
+        created = next(value for kind, value in outcomes if kind == "ok")
+        refusal = next(value for kind, value in outcomes if kind == "error")
+        assert isinstance(refusal, ShippingError), outcomes
+        assert str(refusal) == (
+            f"Order {order.number} already has shipment T-Cat {created.tracking_number} (Waiting for pickup); "
+            "void it before creating another."
+        )
+        assert list(order.shipments.exclude(status=Shipment.Status.CANCELLED)) == [created]
+        assert order.events.filter(kind=OrderEvent.Kind.SHIPMENT, data__action="created").count() == 1
+
+
+def test_voiding_a_shipment_while_the_order_ships_never_deadlocks():
+    carrier = CarrierFactory()
+    staff, colleague = warehouse_user(), warehouse_user()
+    for attempt in range(20):
+        order = OrderFactory(packed=True, number=f"VOID-{attempt:02d}")
+        shipment = shipment_create(order=order, carrier=carrier, tracking_number=f"3{attempt:011d}", actor=staff)
+        tick_manual_steps(order, actor=staff)
+
+        outcomes = race(
+            lambda: services.order_advance(order=order, actor=staff, expected_status=S.PACKED),
+            lambda: shipment_void(shipment=shipment, actor=colleague, reason="Mistyped tracking number"),
+        )
+
+        assert not [value for kind, value in outcomes if isinstance(value, OperationalError)], outcomes
+        assert sorted(kind for kind, _value in outcomes) == ["error", "ok"], outcomes
+        (advanced, advance_result), (voided, void_result) = outcomes
+        order.refresh_from_db()
+        shipment.refresh_from_db()
+        if voided == "ok":
+            # Voided first: the order has no shipment to ship with and stays packed.
+            assert isinstance(advance_result, WorkflowError) and "No shipment yet" in str(advance_result), outcomes
+            assert (order.status, shipment.status) == (S.PACKED, Shipment.Status.CANCELLED)
+        else:
+            assert isinstance(void_result, ShippingError), outcomes
+            assert "is Shipped; only a shipment waiting for pickup can be voided" in str(void_result)
+            assert (order.status, shipment.status) == (S.SHIPPED, Shipment.Status.SHIPPED)

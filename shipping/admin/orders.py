@@ -1,5 +1,5 @@
 """The shipping parts of the order admin: the shipment forms of the order page
-(create a shipment, mark one delivered) and the carrier filter of the order list.
+(create a shipment, mark one delivered, void one) and the carrier filter of the order list.
 
 The orders app never imports shipping (docs/architecture.md), so this app extends
 the order admin instead: the Order admin is registered again with these parts mixed
@@ -9,12 +9,13 @@ in. The URL names stay the orders app's (admin:orders_order_create_shipment, ...
 from django.contrib import admin, messages
 from django.utils.translation import gettext as _
 
+from common.cleaning import parse_id
 from common.permissions import has_permission
 from orders.admin import OrderAdmin
 from orders.models import Order
 
-from ..models import Carrier, Shipment
-from ..services import SHIPPABLE, shipment_create, shipment_mark_delivered
+from ..models import VOID_REASON_MAX_LENGTH, Carrier, Shipment
+from ..services import FINISHED, SHIPPABLE, shipment_create, shipment_mark_delivered, shipment_void
 
 
 class CarrierFilter(admin.SimpleListFilter):
@@ -30,16 +31,22 @@ class CarrierFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
+        carrier_id = parse_id(value)
+        if carrier_id is None:
             return queryset.none()
-        shipments = Shipment.objects.filter(carrier_id=int(value)).exclude(status=Shipment.Status.CANCELLED)
+        shipments = Shipment.objects.filter(carrier_id=carrier_id).exclude(status=Shipment.Status.CANCELLED)
         return queryset.filter(pk__in=shipments.values("order_id"))
 
 
 class OrderShipmentsAdminMixin:
     """The order page's shipment forms (list it before OrderAdmin)."""
 
-    order_actions = [*OrderAdmin.order_actions, ("create_shipment", False), ("shipment_delivered", False)]
+    order_actions = [
+        *OrderAdmin.order_actions,
+        ("create_shipment", False),
+        ("shipment_delivered", False),
+        ("void_shipment", False),
+    ]
     _after = OrderAdmin.list_filter.index("warehouse") + 1
     list_filter = [*OrderAdmin.list_filter[:_after], CarrierFilter, *OrderAdmin.list_filter[_after:]]
     del _after
@@ -47,20 +54,26 @@ class OrderShipmentsAdminMixin:
     def order_page_context(self, request, obj):
         context = super().order_page_context(request, obj)
         order = context["order"]
-        can_ship = has_permission(request.user, "shipping.add_shipment") and order.status in SHIPPABLE
+        may_ship = has_permission(request.user, "shipping.add_shipment")
+        # One live shipment per order (shipment_create): the form shows while there is none.
+        live = [s for s in order.shipments.all() if s.status != Shipment.Status.CANCELLED]
+        can_ship = may_ship and order.status in SHIPPABLE and not live
         context.update(
             {
                 "carriers": list(Carrier.objects.filter(is_active=True).order_by("name")) if can_ship else [],
                 "can_ship": can_ship,
-                "can_confirm_delivery": has_permission(request.user, "orders.advance_order"),
+                "can_void_shipment": may_ship,
+                "can_confirm_delivery": has_permission(request.user, "orders.advance_order")
+                and order.status not in FINISHED,
+                "void_reason_max_length": VOID_REASON_MAX_LENGTH,
             }
         )
         return context
 
     def create_shipment_view(self, request, object_id):
         order = self._order_or_404(request, object_id, "shipping.add_shipment")
-        carrier_id = request.POST.get("carrier", "")
-        carrier = Carrier.objects.filter(pk=carrier_id, is_active=True).first() if carrier_id.isdigit() else None
+        carrier_id = parse_id(request.POST.get("carrier"))
+        carrier = Carrier.objects.filter(pk=carrier_id, is_active=True).first() if carrier_id else None
         if carrier is None:
             messages.error(request, _("Choose a carrier."))
             return self._order_page(request, order)
@@ -79,8 +92,8 @@ class OrderShipmentsAdminMixin:
 
     def shipment_delivered_view(self, request, object_id):
         order = self._order_or_404(request, object_id, "orders.advance_order")
-        shipment_id = request.POST.get("shipment", "")
-        shipment = order.shipments.filter(pk=shipment_id).first() if shipment_id.isdigit() else None
+        shipment_id = parse_id(request.POST.get("shipment"))
+        shipment = order.shipments.filter(pk=shipment_id).first() if shipment_id else None
         if shipment is None:
             messages.error(request, _("That shipment is not on order %(number)s.") % {"number": order.number})
             return self._order_page(request, order)
@@ -89,6 +102,20 @@ class OrderShipmentsAdminMixin:
             order,
             lambda: shipment_mark_delivered(shipment=shipment, actor=request.user),
             lambda s: _("Shipment %(number)s is marked delivered.") % {"number": s.tracking_number},
+        )
+
+    def void_shipment_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "shipping.add_shipment")
+        shipment_id = parse_id(request.POST.get("shipment"))
+        shipment = order.shipments.filter(pk=shipment_id).first() if shipment_id else None
+        if shipment is None:
+            messages.error(request, _("That shipment is not on order %(number)s.") % {"number": order.number})
+            return self._order_page(request, order)
+        return self._run(
+            request,
+            order,
+            lambda: shipment_void(shipment=shipment, actor=request.user, reason=request.POST.get("reason", "")),
+            lambda s: _("Shipment %(number)s is voided; the order can have a new one.") % {"number": s.tracking_number},
         )
 
 

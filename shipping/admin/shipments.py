@@ -45,7 +45,10 @@ class ShipmentAdmin(ExportAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "carrier"]
     search_fields = ["tracking_number", "order__number"]  # exact, see get_search_results
     search_help_text = gettext_lazy("Exact tracking number or order number.")
-    fields = ["order_link", "carrier", "tracking_number", "track", "status", "created_at", "shipped_at", "delivered_at"]
+    fields = [
+        "order_link", "carrier", "tracking_number", "track", "status", "created_at", "shipped_at", "delivered_at",
+        "voided_at", "voided_by", "void_reason",
+    ]  # fmt: skip
     readonly_fields = fields
     inlines = [ShipmentLineInline]
     actions = ["mark_delivered"]
