@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "rangefilter",
+    # The ISO 3166-1 country list, with the names in the reader's language (its catalogues).
+    "django_countries",
     "common",
     "reports",
     "inventory",

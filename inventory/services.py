@@ -4,6 +4,11 @@ Rows are locked with select_for_update in primary-key order, so two staff (or tw
 orders) touching the same products never deadlock, and a reservation re-checks
 availability after taking the lock: two people reserving the last unit get one
 success and one InsufficientStock.
+
+Stock levels are the last step of the lock order written down in orders/services.py
+("Lock order"). The functions that take an `order` (reserve, release, consume,
+restock) are called by the order services with that order already locked, and their
+ledger rows reference it; nothing here locks an order.
 """
 
 from collections import defaultdict
@@ -14,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from .exceptions import InsufficientStock, InventoryError
 from .models import Product, StockLevel, StockMovement, Warehouse
+from common.cleaning import parse_whole_number
 from common.permissions import require_permission
 
 
@@ -58,17 +64,41 @@ def _apply(level, *, kind, on_hand_delta=0, reserved_delta=0, order=None, actor=
         reserved_delta=reserved_delta,
         order=order,
         actor=actor,
-        note=note[:255],
+        note=note,
     )
+
+
+NOTE_MAX_LENGTH = StockMovement._meta.get_field("note").max_length
+
+
+def _typed_note(note):
+    """A note staff typed (or an import wrote) for the movement: refused, never cut
+    short, when longer than the ledger keeps."""
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise InventoryError(
+            _("A note can be at most %(max)s characters; this one has %(length)s.")
+            % {"max": NOTE_MAX_LENGTH, "length": len(note)}
+        )
+    return note
+
+
+def _copied_note(note):
+    """A text recorded in full elsewhere and copied into the ledger as its note (a
+    return's reason is on the order's timeline): a longer one keeps its beginning and
+    ends in "…", so the ledger shows that it was shortened."""
+    note = (note or "").strip()
+    return note if len(note) <= NOTE_MAX_LENGTH else note[: NOTE_MAX_LENGTH - 1] + "…"
 
 
 def _whole_number(value, field):
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise InventoryError(_("%(field)s must be a whole number.") % {"field": field}) from None
+    # ASCII digits only ("²" and "١" are digits to str.isdigit), within an integer column.
+    number = parse_whole_number(value, negative=True)
+    if number is None:
+        raise InventoryError(_("%(field)s must be a whole number.") % {"field": field})
+    return number
 
 
 @transaction.atomic
@@ -78,6 +108,7 @@ def stock_receive(*, product, warehouse, quantity, actor, note=""):
     quantity = _whole_number(quantity, _("Quantity"))
     if quantity <= 0:
         raise InventoryError(_("Quantity received must be at least 1."))
+    note = _typed_note(note)
     level = _lock_levels(warehouse=warehouse, product_ids=[product.pk], create=True)[product.pk]
     _apply(level, kind=StockMovement.Kind.RECEIPT, on_hand_delta=quantity, actor=actor, note=note)
     return level
@@ -90,6 +121,7 @@ def stock_count(*, product, warehouse, on_hand, actor, note=""):
     on_hand = _whole_number(on_hand, _("Counted quantity"))
     if on_hand < 0:
         raise InventoryError(_("A counted quantity cannot be negative."))
+    note = _typed_note(note)
     level = _lock_levels(warehouse=warehouse, product_ids=[product.pk], create=True)[product.pk]
     if on_hand < level.reserved:
         raise InventoryError(
@@ -201,6 +233,7 @@ def stock_consume(*, order, actor):
 def stock_restock(*, order, warehouse, lines, actor, note=""):
     """Returned goods go back on the shelf: on_hand grows for each (product, quantity)."""
     wanted, _products = _quantities_by_product(lines)
+    note = _copied_note(note)  # the return's reason, on the order's timeline in full
     levels = _lock_levels(warehouse=warehouse, product_ids=wanted, create=True)
     return [
         _apply(

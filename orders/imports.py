@@ -23,7 +23,7 @@ from reports.registry import register_import
 
 from . import services
 from .exceptions import WorkflowError
-from .models import Customer, DeliveryMethod, Order, PaymentStatus
+from .models import Customer, DeliveryMethod, Order, OrderLine, PaymentStatus, country_code
 
 # The order-level columns: the same on every row of an order.
 ORDER_COLUMNS = (
@@ -55,6 +55,7 @@ _order_values = operator.itemgetter(*ORDER_COLUMNS)
 _order_field = Order._meta.get_field
 _customer_field = Customer._meta.get_field
 ORDER_FIELD = {column: _order_field(column) for column in ADDRESS_COLUMNS}
+UNIT_PRICE = OrderLine._meta.get_field("unit_price")
 
 
 def _is_code(value, length):
@@ -145,7 +146,8 @@ class OrderImporter(Importer):
             elif product is None:
                 cells.error("sku", _("Unknown SKU “%(sku)s”.") % {"sku": shown(sku)})
             quantity = cells.whole_number("quantity", minimum=1)
-            unit_price = cells.money("unit_price")
+            # Checked as the line's field holds it, reported at the row and column.
+            unit_price = cells.money("unit_price", max_digits=UNIT_PRICE.max_digits, places=UNIT_PRICE.decimal_places)
             ok = ok and cells.ok
             lines.append({"product": product, "quantity": quantity, "unit_price": unit_price})
         if not ok:
@@ -158,7 +160,8 @@ class OrderImporter(Importer):
         country = cells["ship_country"].upper()
         if not country:
             cells.error("ship_country", _("A value is required."))
-        elif not _is_code(country, 2):
+        elif not lookups.valid_country(country):
+            # Only codes of the ISO 3166-1 list: not "ZZ", not a name such as "Taiwan".
             cells.error(
                 "ship_country",
                 _("“%(value)s” is not a two-letter country code (ISO 3166-1), such as TW or JP.")
@@ -236,12 +239,25 @@ class _Lookups:
             self.products.update((product.sku, product) for product in Product.objects.filter(sku__in=chunk))
         self.warehouses = {warehouse.code: warehouse for warehouse in Warehouse.objects.all()}
         self.checked_emails = {}
+        self.checked_countries = {}
         self.customers = {}
         for chunk in chunked(emails):
             # Several customers may share an e-mail: the first one created is the match.
             for customer in Customer.objects.filter(email__in=chunk).order_by("pk"):
                 self.customers.setdefault(customer.email, customer)
 
+
+    def valid_country(self, code):
+        """Whether `code` (upper case) is an ISO 3166-1 alpha-2 code, as the order
+        services check it (asked once per code)."""
+        if code not in self.checked_countries:
+            try:
+                country_code(code)
+            except ValidationError:
+                self.checked_countries[code] = False
+            else:
+                self.checked_countries[code] = True
+        return self.checked_countries[code]
 
     def valid_email(self, email):
         """Whether `email` is an address (asked once per address: customers repeat)."""

@@ -1,14 +1,34 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+from django_countries.fields import CountryField
 
 from .phones import normalize_phone
+
+COUNTRY_CODE_MESSAGE = _("Enter a two-letter country code (ISO 3166-1), such as TW or JP.")
+
+
+def country_code(value):
+    """The ISO 3166-1 alpha-2 code `value` means, typed in any case with spaces
+    around it; anything else (a name such as "Taiwan", "ZZ", a three-letter code)
+    is refused rather than guessed at or cut to fit."""
+    code = str(value or "").strip().upper()
+    if not code:
+        raise ValidationError(COUNTRY_CODE_MESSAGE, code="invalid_country")
+    if not (len(code) == 2 and code.isascii() and code.isalpha() and countries.alpha2(code) == code):
+        raise ValidationError(
+            gettext("“%(value)s” is not a country code. %(hint)s")
+            % {"value": str(value or "").strip(), "hint": COUNTRY_CODE_MESSAGE},
+            code="invalid_country",
+        )
+    return code
 
 
 def status_label(status):
@@ -124,13 +144,12 @@ class Order(models.Model):
     ship_address2 = models.CharField(_("ship to: address line 2"), max_length=255, blank=True)
     ship_city = models.CharField(_("ship to: city"), max_length=100)
     ship_postcode = models.CharField(_("ship to: postcode"), max_length=20, blank=True)
-    ship_country = models.CharField(
+    # A code of the ISO 3166-1 list (django-countries), chosen from a list of names in
+    # the reader's language; stored and exported as the two-letter code.
+    ship_country = CountryField(
         _("ship to: country"),
-        max_length=2,
         default="TW",
-        validators=[
-            RegexValidator(r"^[A-Z]{2}$", _("Enter a two-letter country code (ISO 3166-1), such as TW or JP."))
-        ],
+        error_messages={"invalid_choice": COUNTRY_CODE_MESSAGE},
     )
     warehouse = models.ForeignKey(
         "inventory.Warehouse",
@@ -238,6 +257,28 @@ class Predicate(models.TextChoices):
     SHIPMENT_DELIVERED = "shipment_delivered", _("Shipment delivered (or ticked by hand)")
 
 
+# The states in which each automatic check can pass: the one definition the model's
+# validation, the database constraint, the admin and the checklist (orders/checklist.py)
+# read. Payment and stock are settled before processing starts; items are scanned only
+# while processing; shipments are created while processing or packed
+# (shipping/services.py SHIPPABLE); delivery is reported once the order has shipped.
+PREDICATE_STATES = {
+    Predicate.PAYMENT_CONFIRMED: (OrderStatus.NEW,),
+    Predicate.STOCK_AVAILABLE: (OrderStatus.NEW,),
+    Predicate.ALL_ITEMS_SCANNED: (OrderStatus.PROCESSING,),
+    Predicate.SHIPMENT_TRACKED: (OrderStatus.PROCESSING, OrderStatus.PACKED),
+    Predicate.SHIPMENT_DELIVERED: (OrderStatus.SHIPPED,),
+}
+
+
+def predicate_in_its_states():
+    """Q: a manual step, or an automatic one in a state where its check can pass."""
+    condition = Q(predicate="")
+    for predicate, states in PREDICATE_STATES.items():
+        condition |= Q(predicate=predicate.value, state__in=[state.value for state in states])
+    return condition
+
+
 class ChecklistStepBase(models.Model):
     state = models.CharField(_("state"), max_length=16, choices=OrderStatus.choices)
     label = models.CharField(_("label"), max_length=200)
@@ -274,9 +315,61 @@ class ChecklistStep(ChecklistStepBase):
         ordering = ["state", "position", "id"]
         verbose_name = _("checklist step")
         verbose_name_plural = _("checklist steps")
+        constraints = [
+            # Automatic steps are invariants, not settings (see invariant_errors()).
+            models.CheckConstraint(
+                condition=Q(predicate="") | Q(required=True, is_active=True),
+                name="checkliststep_automatic_required_active",
+            ),
+            models.CheckConstraint(condition=predicate_in_its_states(), name="checkliststep_automatic_in_its_state"),
+        ]
 
     def __str__(self):
         return f"{self.get_state_display()}: {self.display_label}"
+
+    def invariant_errors(self):
+        """{field: message} of what an automatic step may not be: optional,
+        inactive, or in a state where its check can never pass (every order would
+        wait there forever). Manual steps are the managers' to shape freely."""
+        if not self.predicate or self.predicate not in Predicate.values:
+            return {}
+        errors = {}
+        if not self.required:
+            errors["required"] = gettext("An automatic check is always required; only manual steps can be optional.")
+        if not self.is_active:
+            errors["is_active"] = gettext("An automatic check is always active; only manual steps can be deactivated.")
+        states = PREDICATE_STATES[Predicate(self.predicate)]
+        if self.state in OrderStatus.values and self.state not in states:
+            errors["predicate"] = gettext(
+                "The check “%(check)s” can only pass while an order is %(states)s; an order in %(state)s would wait for it forever."
+            ) % {
+                "check": Predicate(self.predicate).label,
+                "states": gettext(" or ").join(str(state.label) for state in states),
+                "state": OrderStatus(self.state).label,
+            }
+        return errors
+
+    def clean_fields(self, exclude=None):
+        # Checked here rather than in clean(), which is not told which fields a form
+        # left out: an error about a field the form does not show (the list's form has
+        # no "automatic check") is reported about the whole step instead.
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.error_dict
+        else:
+            errors = {}
+        exclude = set(exclude or ())
+        for field, message in self.invariant_errors().items():
+            if field in errors:
+                continue
+            # The state error is about the pair: beside the check if the form shows it,
+            # else beside the state (an automatic step's form does not change its check).
+            candidates = (field, "state") if field == "predicate" else (field,)
+            key = next((name for name in candidates if name not in exclude), NON_FIELD_ERRORS)
+            errors.setdefault(key, []).append(ValidationError(message, code="automatic_step"))
+        if errors:
+            raise ValidationError(errors)
 
 
 class OrderChecklistItem(ChecklistStepBase):
@@ -300,6 +393,14 @@ class OrderChecklistItem(ChecklistStepBase):
         verbose_name = _("checklist item")
         verbose_name_plural = _("checklist items")
         indexes = [models.Index(fields=["order", "state"], name="checklistitem_order_state")]
+        constraints = [
+            # An automatic check copied onto an order is required like its template,
+            # and in a state where it can pass.
+            models.CheckConstraint(
+                condition=Q(predicate="") | Q(required=True), name="orderchecklistitem_automatic_required"
+            ),
+            models.CheckConstraint(condition=predicate_in_its_states(), name="orderchecklistitem_automatic_in_its_state"),
+        ]
 
     def __str__(self):
         return self.display_label
@@ -373,14 +474,27 @@ class OrderEvent(models.Model):
                 "return": gettext("Restocked in %(warehouse)s"),
             }
             head = verbs.get(data.get("action"), "%(warehouse)s") % {"warehouse": data.get("warehouse", "")}
-            return "%s: %s" % (head, ", ".join(f"{qty} × {sku}" for sku, qty in data.get("lines", [])))
+            text = "%s: %s" % (head, ", ".join(f"{qty} × {sku}" for sku, qty in data.get("lines", [])))
+            if data.get("inactive_warehouse"):
+                # Reserved elsewhere because the order's own warehouse was deactivated.
+                text = "%s — %s" % (
+                    text,
+                    gettext("Warehouse %(code)s of the order is not active.") % {"code": data["inactive_warehouse"]},
+                )
+            return text
         if self.kind == OrderEvent.Kind.SHIPMENT:
-            verbs = {"created": gettext("Shipment created"), "delivered": gettext("Delivered")}
-            return "%s: %s %s" % (
+            verbs = {
+                "created": gettext("Shipment created"),
+                "delivered": gettext("Delivered"),
+                "voided": gettext("Shipment voided"),
+            }
+            text = "%s: %s %s" % (
                 verbs.get(data.get("action"), data.get("action", "")),
                 data.get("carrier", ""),
                 data.get("tracking_number", ""),
             )
+            # A voided shipment's reason is the event's message.
+            return f"{text} — {self.message}" if self.message else text
         if self.kind == OrderEvent.Kind.SCAN:
             if data.get("action") == "refused":
                 return gettext("Refused scan of %(code)s: %(reason)s") % {
@@ -390,7 +504,12 @@ class OrderEvent(models.Model):
             verb = gettext("Undid a scan of") if data.get("action") == "undo" else gettext("Scanned")
             return "%s %s (%s)" % (verb, data.get("sku", ""), data.get("scanned", ""))
         if self.kind == OrderEvent.Kind.NOTIFICATION:
-            return gettext("E-mail sent to %(to)s") % {"to": data.get("to", "")}
+            values = {"to": data.get("to", ""), "attempt": data.get("attempt", 1), "error": data.get("error", "")}
+            if data.get("action") == "failed":
+                if data.get("gave_up"):
+                    return gettext("E-mail to %(to)s failed (attempt %(attempt)s), gave up: %(error)s") % values
+                return gettext("E-mail to %(to)s failed (attempt %(attempt)s), will try again: %(error)s") % values
+            return gettext("E-mail sent to %(to)s") % values
         if self.kind == OrderEvent.Kind.ADDRESS:
             return "; ".join(f"{old or '—'} → {new or '—'}" for old, new in data.get("changed", {}).values())
         if self.kind == OrderEvent.Kind.PAYMENT:

@@ -3,6 +3,32 @@
 Each service is atomic, locks the order row before reading its status (so two staff
 acting at once are serialised and the second sees what the first did), checks the
 actor's permission itself, and records an OrderEvent. `actor=None` is the system.
+
+Lock order
+----------
+The one rule for every write that locks rows, in every app (orders, shipping,
+inventory); the other services' docstrings point here. Locks are taken in this order,
+so that two transactions after the same rows wait for each other instead of
+deadlocking (PostgreSQL would fail one of them, and its user would see an error):
+
+1. The order row, before anything else, with `_lock_order`:
+   `select_for_update(of=("self",))`, because without `of` a `select_related` join
+   locks the joined rows in the same statement. One order per transaction.
+2. Then the rows that belong to that order: its checklist items, lines and
+   shipments. The shipping receiver moves the shipments on inside the transition,
+   after the order lock (shipping/receivers.py). A path that starts from one of these
+   rows (ticking an item, marking a shipment delivered, voiding it) takes the order id
+   from it without a lock, locks the order, and then locks and re-reads the row.
+3. Then stock levels, which all orders share: `inventory.services._lock_levels`, one
+   warehouse at a time, each warehouse's rows in primary-key order.
+
+Inserting or updating a row that references the order (an event, a shipment, a stock
+movement) takes a share lock on the order row, so it too comes after step 1: a
+shipment locked before its order, then an event written, is the deadlock against an
+advance that issue #7 found. The rows of step 2 are only ever locked while their
+order's lock is held, so they cannot deadlock among themselves or against step 3
+(advancing to shipped consumes the stock before the receiver marks the shipment
+shipped). `tests/test_concurrency.py` runs the paths against each other on PostgreSQL.
 """
 
 from decimal import Decimal, InvalidOperation
@@ -16,6 +42,7 @@ from inventory import services as stock
 from inventory.exceptions import InsufficientStock
 from inventory.models import Warehouse
 from inventory.selectors import code_means, product_for_code
+from common.cleaning import parse_id
 from common.permissions import require_permission
 from reports import bulk
 
@@ -31,6 +58,7 @@ from .models import (
     OrderLine,
     OrderStatus,
     PaymentStatus,
+    country_code,
 )
 from .text import quoted_list
 
@@ -66,7 +94,8 @@ def event_add(*, order, kind, actor, message="", data=None):
 
 
 def _lock_order(order, *, expected_status=None):
-    """Lock the order row and return a fresh copy.
+    """Lock the order row and return a fresh copy: step 1 of the lock order (module
+    docstring), taken before any other row lock.
 
     `expected_status` is the state the user saw; if the order has moved on since,
     the action is refused rather than applied to a state nobody looked at.
@@ -101,20 +130,35 @@ _ACTION_PAST = {
 }
 
 
+def _checklist_steps(state):
+    """(label, position, required, predicate) of the steps an order gets on entering
+    `state`: the template's active steps, but every automatic step of the state as a
+    required one, whatever its row says (the database refuses an optional or inactive
+    one, but a row can be forced), and any check the state requires that the template
+    lacks, at the end under its default label."""
+    steps, checks, last = [], set(), 0
+    for step in ChecklistStep.objects.filter(state=state).order_by("position", "id"):
+        last = max(last, step.position)
+        if step.predicate:
+            if not checklist.can_pass_in(step.predicate, state):
+                continue  # it would hold every order here forever
+            checks.add(step.predicate)
+            steps.append((step.label, step.position, True, step.predicate))
+        elif step.is_active:
+            steps.append((step.label, step.position, step.required, ""))
+    for predicate in checklist.REQUIRED_CHECKS.get(state, ()):
+        if predicate not in checks:
+            last += 10
+            steps.append((checklist.CHECK_LABELS[predicate], last, True, predicate.value))
+    return steps
+
+
 def _copy_checklist(order, state):
     if order.checklist_items.filter(state=state).exists():
         return  # re-entering a state (after a hold) keeps what was already ticked
-    steps = ChecklistStep.objects.filter(state=state, is_active=True).order_by("position", "id")
     OrderChecklistItem.objects.bulk_create(
-        OrderChecklistItem(
-            order=order,
-            state=state,
-            label=step.label,
-            position=step.position,
-            required=step.required,
-            predicate=step.predicate,
-        )
-        for step in steps
+        OrderChecklistItem(order=order, state=state, label=label, position=position, required=required, predicate=predicate)
+        for label, position, required, predicate in _checklist_steps(state)
     )
 
 
@@ -206,11 +250,38 @@ def _checked_lines(lines):
             raise ValidationError(
                 {"lines": _("Line %(index)s: quantity must be a positive whole number.") % {"index": index}}
             )
-        unit_price = _decimal(line.get("unit_price", 0), "unit_price")
+        try:
+            unit_price = _decimal(line.get("unit_price", 0), "unit_price")
+        except ValidationError as error:
+            raise _line_error(index, "unit_price", error) from None
         if unit_price < 0:
             raise ValidationError({"lines": _("Line %(index)s: price cannot be negative.") % {"index": index}})
-        checked.append((line["product"], quantity, unit_price))
+        product = line["product"]
+        if product is None or product.pk is None:
+            raise ValidationError({"lines": _("Line %(index)s: a product is required.") % {"index": index}})
+        # Each line is checked as its model field would check it (OrderLine.full_clean
+        # per line is too slow for an import of 100,000 lines): a price with three
+        # decimals is refused on its line, not reported later against the total.
+        for name, value in (("quantity", quantity), ("unit_price", unit_price)):
+            try:
+                _LINE_FIELDS[name].run_validators(value)
+            except ValidationError as error:
+                raise _line_error(index, name, error) from None
+        checked.append((product, quantity, unit_price))
     return checked
+
+
+_LINE_FIELDS = {name: OrderLine._meta.get_field(name) for name in ("quantity", "unit_price")}
+
+
+def _line_error(index, name, error):
+    """A refusal about one field of one line: "Line 2: unit price: …"."""
+    return ValidationError(
+        {
+            "lines": _("Line %(index)s: %(field)s: %(message)s")
+            % {"index": index, "field": _LINE_FIELDS[name].verbose_name, "message": " ".join(error.messages)}
+        }
+    )
 
 
 def _create_orders(specs, *, actor, caller):
@@ -227,10 +298,7 @@ def _create_orders(specs, *, actor, caller):
     for customer, pk in zip(customers, bulk.new_ids(Customer, len(customers))):
         customer.pk = pk
     order_ids = bulk.new_ids(Order, len(parsed))
-    steps = [
-        (step.label, step.position, step.required, step.predicate)
-        for step in ChecklistStep.objects.filter(state=S.NEW, is_active=True).order_by("position", "id")
-    ]
+    steps = _checklist_steps(S.NEW)
     created = {"actor_id": actor.pk if actor is not None else None, "at": timezone.now(), "steps": steps}
     orders = []
     try:
@@ -306,12 +374,24 @@ def _new_order(number, customer, lines, order_fields, *, pk):
     if not lines:
         raise ValidationError({"lines": _("An order needs at least one line.")})
     order = Order(pk=pk, number=number, customer=customer, **order_fields)
-    order.ship_country = (order.ship_country or "").strip().upper()
+    # Checked as typed: the country field itself would quietly read "TWN" as TW.
+    errors = {}
+    try:
+        order.ship_country = country_code(order_fields.get("ship_country", Order._meta.get_field("ship_country").default))
+    except ValidationError as refusal:
+        errors["ship_country"] = refusal.error_list
     checked = _checked_lines(lines)
     order.total = sum((quantity * unit_price for _product, quantity, unit_price in checked), Decimal("0"))
     # The numbers were checked in one query for all the orders and the total cannot
     # be negative: no unique or constraint queries per order.
-    order.full_clean(exclude=["customer", "warehouse"], validate_unique=False, validate_constraints=False)
+    try:
+        order.full_clean(
+            exclude=["customer", "warehouse", *errors], validate_unique=False, validate_constraints=False
+        )
+    except ValidationError as refusal:
+        errors = {**refusal.error_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
     return order, checked
 
 
@@ -392,13 +472,18 @@ def _auto_tick(order):
 
 
 def _reserve_stock(order, *, actor):
+    """Reserve every line in one active warehouse: the order's own, or, when it has
+    none or its own is no longer active, the first active one by priority that can
+    supply them all. The automatic stock check (checklist.stock_available) says the
+    same in its hint."""
     lines = [(line.product, line.quantity) for line in order.lines.select_related("product")]
-    if order.warehouse_id:
+    inactive = order.warehouse.code if order.warehouse_id and not order.warehouse.is_active else None
+    if order.warehouse_id and not inactive:
         candidates = [order.warehouse]
     else:
         candidates = list(Warehouse.objects.filter(is_active=True).order_by("priority", "code"))
         if not candidates:
-            raise WorkflowError(_("There is no active warehouse to take stock from."))
+            raise WorkflowError(checklist.no_active_warehouse(inactive))
     refusals = []
     for warehouse in candidates:
         try:
@@ -408,16 +493,31 @@ def _reserve_stock(order, *, actor):
             refusals.append(refusal)
             continue
         order.warehouse = warehouse
-        _stock_event(order, actor=actor, action="reserve", lines=[[line.sku, line.quantity] for line in order.lines.all()])
+        event_add(
+            order=order,
+            kind=OrderEvent.Kind.STOCK,
+            actor=actor,
+            # The timeline says why the stock came from elsewhere (OrderEvent.describe).
+            data={
+                "action": "reserve",
+                "warehouse": warehouse.code,
+                "lines": [[line.sku, line.quantity] for line in order.lines.all()],
+                **({"inactive_warehouse": inactive} if inactive else {}),
+            },
+        )
         return warehouse
-    if len(refusals) == 1:
+    if len(refusals) == 1 and not inactive:
         raise refusals[0]
-    detail = "; ".join(
-        _("%(warehouse)s short of %(skus)s") % {"warehouse": r.warehouse.code, "skus": ", ".join(r.skus)}
-        for r in refusals
-    )
+    if len(refusals) == 1:
+        reason = str(refusals[0])
+    else:
+        detail = "; ".join(
+            _("%(warehouse)s short of %(skus)s") % {"warehouse": r.warehouse.code, "skus": ", ".join(r.skus)}
+            for r in refusals
+        )
+        reason = _("No warehouse can supply every line (%(detail)s).") % {"detail": detail}
     short = {sku for refusal in refusals for sku in refusal.skus}
-    raise InsufficientStock(short, _("No warehouse can supply every line (%(detail)s).") % {"detail": detail})
+    raise InsufficientStock(short, f"{checklist.warehouse_not_active(inactive)} {reason}" if inactive else reason)
 
 
 def _stock_event(order, *, actor, action, lines):
@@ -469,11 +569,26 @@ def order_advance(*, order, actor, expected_status=None):
     return order
 
 
+# Hold, cancel and return reasons, like notes: a longer one is refused, never cut short.
+REASON_MAX_LENGTH = 2000
+
+
 def _reason(reason, what):
     reason = (reason or "").strip()
     if not reason:
         raise WorkflowError(_("Give a reason to %(what)s.") % {"what": what})
+    if len(reason) > REASON_MAX_LENGTH:
+        raise WorkflowError(
+            _("A reason can be at most %(max)s characters; this one has %(length)s.")
+            % {"max": REASON_MAX_LENGTH, "length": len(reason)}
+        )
     return reason
+
+
+def reason_check(reason):
+    """Refuse a hold reason that no order would take (empty or too long) once, before
+    the bulk action tries it on every order."""
+    return _reason(reason, _("put the order on hold"))
 
 
 @transaction.atomic
@@ -520,7 +635,8 @@ def order_return(*, order, actor, reason, restock=None):
     reason = _reason(reason, _("start a return"))
     order = _lock_order(order)
     _require_allowed(order, "return")
-    restock = {int(k): v for k, v in (restock or {}).items() if v}
+    # A key that is no id ("²") is None: it belongs to no line, like another order's line.
+    restock = {k if isinstance(k, int) else parse_id(k): v for k, v in (restock or {}).items() if v}
     lines = {line.pk: line for line in order.lines.select_related("product")}
     back = []
     for line_id, quantity in restock.items():
@@ -590,12 +706,27 @@ def order_correct_address(*, order, actor, **fields):
             _("Order %(number)s is %(status)s; its address can no longer be changed.")
             % {"number": order.number, "status": workflow.status_label(order.status)}
         )
-    before = {name: getattr(order, name) for name in ADDRESS_FIELDS}
+    # As text: the country reads as a django-countries Country, which the event's JSON cannot hold.
+    before = {name: str(getattr(order, name)) for name in ADDRESS_FIELDS}
+    errors = {}
     for name, value in fields.items():
-        setattr(order, name, (value or "").strip())
-    order.ship_country = order.ship_country.upper()
-    order.full_clean(exclude=["customer", "warehouse", "number"])
-    changed = {name: [before[name], getattr(order, name)] for name in ADDRESS_FIELDS if before[name] != getattr(order, name)}
+        value = str(value or "").strip()
+        if name == "ship_country":
+            # Checked as typed (any case): the field would quietly read "TWN" as TW.
+            try:
+                value = country_code(value)
+            except ValidationError as refusal:
+                errors[name] = refusal.error_list
+                continue
+        setattr(order, name, value)
+    try:
+        order.full_clean(exclude=["customer", "warehouse", "number", *errors])
+    except ValidationError as refusal:
+        errors = {**refusal.error_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
+    after = {name: str(getattr(order, name)) for name in ADDRESS_FIELDS}
+    changed = {name: [before[name], after[name]] for name in ADDRESS_FIELDS if before[name] != after[name]}
     if not changed:
         return order
     order.save(update_fields=list(changed))

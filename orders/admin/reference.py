@@ -2,6 +2,7 @@
 checklist templates and the target time per status. The Order admin is in admin.py."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from ..models import ChecklistStep, Customer, Order, Predicate, StatusTarget, workflow_order
 from ..selectors import SearchTooLong, classify_search, customer_match_q
+from ..text import quoted_list
 
 CUSTOMER_ORDERS_SHOWN = 50
 
@@ -110,6 +112,21 @@ class CustomerAdmin(admin.ModelAdmin):
         )
 
 
+def delete_selected_manual_steps(modeladmin, request, queryset):
+    """The list's "Delete selected" for manual steps; a selection with an automatic
+    step is refused whole, naming them (the change page has no delete for them)."""
+    automatic = [step.display_label for step in queryset.exclude(predicate="").order_by("state", "position", "pk")]
+    if automatic:
+        modeladmin.message_user(
+            request,
+            _("Nothing was deleted: automatic steps cannot be deleted (%(steps)s); only manual steps can.")
+            % {"steps": quoted_list(automatic)},
+            messages.ERROR,
+        )
+        return None
+    return delete_selected(modeladmin, request, queryset)
+
+
 @admin.register(ChecklistStep)
 class ChecklistStepAdmin(admin.ModelAdmin):
     """The steps each state starts with. Orders keep the copy they were given, so
@@ -122,8 +139,49 @@ class ChecklistStepAdmin(admin.ModelAdmin):
     search_fields = ["label"]
     fields = ["state", "label", "position", "required", "predicate", "is_active"]
 
+    # Manual steps are the managers' to add, reword, make optional, deactivate or
+    # delete. Automatic steps are invariants (ChecklistStep.invariant_errors): always
+    # required and active, in a state where their check can pass. The list's and the
+    # form's validation is the model's, and the database holds the rule too.
+
     def get_ordering(self, request):
         return [workflow_order("state").asc(), "position", "id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_automatic:
+            # Always required and active; and its check stays (turning it into a manual
+            # step would let it be made optional). Its state can move where the check can pass.
+            return ["predicate", "required", "is_active"]
+        return []
+
+    def has_delete_permission(self, request, obj=None):
+        # An automatic step is not deleted (the state's checks would still be made,
+        # orders/checklist.py REQUIRED_CHECKS, but the template would no longer show them).
+        if obj is not None and obj.is_automatic:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _func, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (delete_selected_manual_steps, name, description)
+        return actions
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        formset = getattr(cl, "formset", None)
+        if request.method == "POST" and formset is not None and formset.is_bound and not formset.is_valid():
+            # The rows say what is wrong beside the boxes; the message says that nothing was saved.
+            refusals = []
+            for form in formset.forms:
+                for error in dict.fromkeys(message for errors in form.errors.values() for message in errors):
+                    refusals.append(_("%(step)s: %(error)s") % {"step": form.instance.display_label, "error": error})
+            messages.error(
+                request, _("Nothing was saved. %(refusals)s") % {"refusals": " ".join(refusals) or _("Correct the errors below.")}
+            )
+        return response
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         if db_field.name == "predicate":
