@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from common.admin import ReadOnlyAdminMixin
+from common.cleaning import parse_id
 from reports.admin.exports import ExportAdminMixin
 from reports.admin.imports import ImportAdminMixin
 
@@ -63,13 +64,23 @@ class StockFormViewsMixin:
 
     @staticmethod
     def _initial(request):
+        """The prefill from a product or stock row's link (?product=&warehouse=, ids).
+        A value that names no product or active warehouse is left out, with a warning,
+        and the form opens without it."""
         initial = {}
-        if request.GET.get("product", "").isdigit():
-            product = Product.objects.filter(pk=request.GET["product"]).first()
-            if product is not None:
+        if request.GET.get("product"):
+            product_id = parse_id(request.GET["product"])
+            product = Product.objects.filter(pk=product_id).first() if product_id else None
+            if product is None:
+                messages.warning(request, _("The product in the link does not exist: type or scan it below."))
+            else:
                 initial["product"] = product.sku
-        if request.GET.get("warehouse", "").isdigit():
-            initial["warehouse"] = int(request.GET["warehouse"])
+        if request.GET.get("warehouse"):
+            warehouse_id = parse_id(request.GET["warehouse"])
+            if warehouse_id and Warehouse.objects.filter(pk=warehouse_id, is_active=True).exists():
+                initial["warehouse"] = warehouse_id
+            else:
+                messages.warning(request, _("The warehouse in the link is not an active one: choose it below."))
         return initial
 
     def _stock_form_view(self, request, *, form_class, permission, service, title, done):
@@ -275,7 +286,8 @@ class ProductAdmin(ImportAdminMixin, ExportAdminMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         stock_admin = self.admin_site._registry.get(StockLevel)
-        product = Product(pk=int(object_id)) if str(object_id).isdigit() else None
+        product_id = parse_id(object_id)
+        product = Product(pk=product_id) if product_id else None
         actions = stock_admin.stock_actions(request, product=product) if stock_admin and product else []
         if product is not None and stock_admin.has_view_permission(request):
             changelist = reverse("admin:inventory_stocklevel_changelist")

@@ -35,6 +35,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.cleaning import NUL
+
 from . import registry
 
 IMPORT_PERMISSION = "orders.import_data"
@@ -263,6 +265,17 @@ def _csv_rows(data):
                 "“CSV UTF-8 (comma delimited)” – and import it again."
             )
         ) from None
+    if NUL in text:
+        # No database column can store one (common/cleaning.py). A UTF-16 file ("Unicode
+        # text") decodes as UTF-8 with a NUL after every letter. (XLSX cannot hold one.)
+        raise ImportFileError(
+            _(
+                "Line %(line)s of the file holds an invisible NUL character, which cannot be stored (the file "
+                "may be saved as UTF-16 “Unicode text”). Save it as UTF-8 – in Excel “CSV UTF-8 (comma "
+                "delimited)” – and import it again."
+            )
+            % {"line": text.count("\n", 0, text.index(NUL)) + 1}
+        )
     # newline="" lets the csv module see \n, \r\n and a lone \r alike, and keeps line
     # breaks inside quoted cells.
     reader = csv.reader(io.StringIO(text, newline=""))

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from common.cleaning import parse_id, parse_whole_number
 from inventory.exceptions import InventoryError
 
 from .. import services, workflow
@@ -153,15 +154,15 @@ class OrderActionViewsMixin:
         order = self._order_or_404(request, object_id, "orders.return_order")
         restock = {}
         for line in order.lines.all():
-            value = request.POST.get(f"restock-{line.pk}", "").strip() or "0"
-            if not value.isdigit():
+            quantity = parse_whole_number(request.POST.get(f"restock-{line.pk}", "").strip() or "0")
+            if quantity is None:
                 messages.error(
                     request,
                     _("Enter how many of %(sku)s go back into stock as a whole number (0 for none).")
                     % {"sku": line.sku},
                 )
                 return self._order_page(request, order)
-            restock[line.pk] = int(value)
+            restock[line.pk] = quantity
         return self._run(
             request,
             order,
@@ -174,8 +175,8 @@ class OrderActionViewsMixin:
     # --- checklist ------------------------------------------------------------------
 
     def _item(self, request, order):
-        item_id = request.POST.get("item", "")
-        item = order.checklist_items.filter(pk=item_id).first() if item_id.isdigit() else None
+        item_id = parse_id(request.POST.get("item"))
+        item = order.checklist_items.filter(pk=item_id).first() if item_id else None
         if item is None:
             messages.error(request, _("That step is not on order %(number)s.") % {"number": order.number})
         return item
@@ -320,6 +321,11 @@ class OrderBulkActionsMixin:
         """Two steps, like delete_selected: ask for the reason, then hold on the confirming POST."""
         reason = request.POST.get("reason", "").strip()
         if request.POST.get("post") == "yes" and reason:
+            try:
+                services.reason_check(reason)  # refused once, not once per order
+            except WorkflowError as refusal:
+                self.message_user(request, str(refusal), messages.ERROR)
+                return None
             self._each_order(
                 request,
                 queryset,
@@ -336,6 +342,7 @@ class OrderBulkActionsMixin:
             "orders": [(order, workflow.allowed_from("hold", order.status)) for order in orders],
             "reason": reason,
             "reason_missing": request.POST.get("post") == "yes",
+            "reason_max_length": services.REASON_MAX_LENGTH,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "media": self.media,
         }

@@ -23,6 +23,7 @@ from ..selectors import (
     SearchTooLong,
     customer_lookup,
 )
+from ..services import REASON_MAX_LENGTH
 
 
 def order_controls(order, perms):
@@ -107,6 +108,7 @@ class CustomerLookupAdminMixin:
             "more_customers": result.more_customers if result else False,
             "customer_limit": self.lookup_customer_limit,
             "max_length": SEARCH_MAX_LENGTH,
+            "reason_max_length": REASON_MAX_LENGTH,
             # Where the action views send the person back to: this search, from the
             # top, so that the message about the action is in view.
             "back_url": f"{lookup_url}?{urlencode({'q': term})}",

@@ -33,7 +33,7 @@ from ..selectors import (
     order_for_page,
     order_search_filter,
 )
-from ..services import ADDRESS_FIELDS
+from ..services import ADDRESS_FIELDS, REASON_MAX_LENGTH
 
 
 def status_badge(status, label):
@@ -303,4 +303,5 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
             "can_mark_paid": able["mark_paid"],
             "can_note": able["note"],
             "can_correct_address": able["address"],
+            "reason_max_length": REASON_MAX_LENGTH,
         }

@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from common.cleaning import parse_id
 from inventory.exceptions import InventoryError
 from inventory.selectors import product_for_code
 from common.permissions import has_permission
@@ -103,11 +104,8 @@ class PackingStationAdminMixin:
         return f"{url}?{urlencode(params)}" if params else url
 
     def _posted_order(self, request):
-        try:
-            pk = int(request.POST.get("order", ""))
-        except ValueError:
-            return None
-        return Order.objects.filter(pk=pk).first()
+        pk = parse_id(request.POST.get("order"))
+        return Order.objects.filter(pk=pk).first() if pk else None
 
     def _back_after_refusal(self, order):
         """Stay on the order while it can still be packed; otherwise wait for the next one."""
@@ -158,10 +156,7 @@ class PackingStationAdminMixin:
         rows = checklist_rows(order)
         progress, ready = checklist_progress(rows)
         advance = next(action for action in available_actions(order, request.user, rows) if action["code"] == "advance")
-        try:
-            highlighted = int(request.GET.get("line", ""))
-        except ValueError:
-            highlighted = None
+        highlighted = parse_id(request.GET.get("line"))
         scanned = sum(line.quantity_scanned for line in lines)
         ordered = sum(line.quantity for line in lines)
         missing_manual = [
@@ -257,10 +252,8 @@ class PackingStationAdminMixin:
         order = self._posted_order(request)
         if order is None:
             return self._no_order(request)
-        try:
-            item = OrderChecklistItem.objects.filter(order=order, pk=int(request.POST.get("item", ""))).first()
-        except ValueError:
-            item = None
+        item_id = parse_id(request.POST.get("item"))
+        item = OrderChecklistItem.objects.filter(order=order, pk=item_id).first() if item_id else None
         if item is None:
             messages.error(request, _("That step is not on order %(number)s.") % {"number": order.number})
             return self._back_after_refusal(order)

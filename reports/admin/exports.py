@@ -18,6 +18,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.cleaning import parse_id, parse_whole_number
+
 from .. import services
 from ..exporting import FORMATS, Selection, export_queryset, write_export
 from ..filters import ReportFilterError
@@ -96,7 +98,7 @@ class ExportAdminMixin:
                 value = self._iso_date(value)
             data[name] = value
         hierarchy = getattr(self, "date_hierarchy", None)
-        if hierarchy and params.get(f"{hierarchy}__year", "").isdigit():
+        if hierarchy and parse_whole_number(params.get(f"{hierarchy}__year")) is not None:
             data.update(self._hierarchy_range(params, hierarchy))
         return data
 
@@ -111,16 +113,18 @@ class ExportAdminMixin:
     def _hierarchy_range(params, field):
         from reports.filters import month_range
 
-        year = int(params[f"{field}__year"])
-        month, day = params.get(f"{field}__month", ""), params.get(f"{field}__day", "")
+        # ASCII digits only: "²" passes str.isdigit() but not int().
+        year = parse_whole_number(params[f"{field}__year"])
+        month = parse_whole_number(params.get(f"{field}__month"))
+        day = parse_whole_number(params.get(f"{field}__day"))
         try:
-            if month.isdigit() and day.isdigit():
-                first = last = date(year, int(month), int(day))
-            elif month.isdigit():
-                first, last = month_range("this_month", today=date(year, int(month), 1))
+            if month is not None and day is not None:
+                first = last = date(year, month, day)
+            elif month is not None:
+                first, last = month_range("this_month", today=date(year, month, 1))
             else:
                 first, last = date(year, 1, 1), date(year, 12, 31)
-        except ValueError:
+        except (ValueError, OverflowError):  # out of range (month 13, year 0, ...)
             return {}
         return {"since": first.isoformat(), "until": last.isoformat()}
 
@@ -139,7 +143,7 @@ class ExportAdminMixin:
             source = request.POST
             filter_data = {name: source.get(name, "") for name in primary.filterset.base_filters} if primary.filterset else {}
             search = source.get("q", "")
-            ids = [pk for pk in source.getlist("ids") if pk.isdigit()]
+            ids = [str(pk) for pk in map(parse_id, source.getlist("ids")) if pk]
             form = ExportForm(source, kinds=kinds)
         else:
             if filter_data is None:
@@ -206,7 +210,7 @@ class ExportAdminMixin:
         """The export page for the ticked rows (or, with "select all", the list's filters)."""
         if request.POST.get("select_across") == "1":
             return self.export_view(request, filter_data=self.export_filter_data(request.GET))
-        ids = [pk for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if pk.isdigit()]
+        ids = [str(pk) for pk in map(parse_id, request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)) if pk]
         return self.export_view(request, ids=ids, filter_data={})
 
 
