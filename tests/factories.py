@@ -1,5 +1,10 @@
 """One factory per model. Orders are built through order_create (as everything else
-creates them); the traits put an order into a workflow state through the services."""
+creates them); the traits put an order into a workflow state through the services.
+
+Stock goes through the stock services too: StockLevelFactory and OrderFactory
+receive it with stock_receive, and a reserved quantity is reserved for an order by
+the order workflow, so that every StockLevel equals the sum of its StockMovements
+(tests/conftest.py checks it after every test that uses the database)."""
 
 from decimal import Decimal
 
@@ -7,6 +12,7 @@ import factory
 from django.contrib.auth.models import Group, User
 from django.db.models import F
 
+from inventory import services as stock_services
 from inventory.models import Product, StockLevel, Warehouse
 from orders import services
 from orders.defaults import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
@@ -62,7 +68,24 @@ class ProductFactory(factory.django.DjangoModelFactory):
     weight_grams = 250
 
 
+FACTORY_STOCK_NOTE = "Test stock (tests/factories.py)"
+
+
+def receive_stock(product, warehouse, quantity, *, note=FACTORY_STOCK_NOTE):
+    """Receive `quantity` units through stock_receive (a receipt in the ledger)."""
+    return stock_services.stock_receive(product=product, warehouse=warehouse, quantity=quantity, actor=None, note=note)
+
+
+def count_stock(product, warehouse, on_hand, *, note="Test count (tests/factories.py)"):
+    """Set on_hand through stock_count (the difference recorded in the ledger)."""
+    return stock_services.stock_count(product=product, warehouse=warehouse, on_hand=on_hand, actor=None, note=note)
+
+
 class StockLevelFactory(factory.django.DjangoModelFactory):
+    """A new stock row holding `on_hand`, received through stock_receive. `reserved`
+    units are reserved the way they always are: by an order (made here, in
+    processing, with its own warehouse) that the order workflow reserved them for."""
+
     class Meta:
         model = StockLevel
 
@@ -70,6 +93,20 @@ class StockLevelFactory(factory.django.DjangoModelFactory):
     warehouse = factory.SubFactory("tests.factories.WarehouseFactory")
     on_hand = 10
     reserved = 0
+
+    @classmethod
+    def _create(cls, model_class, *, product, warehouse, on_hand, reserved):
+        if StockLevel.objects.filter(product=product, warehouse=warehouse).exists():
+            raise ValueError(f"{product.sku} already has a stock row in {warehouse.code}; receive stock instead")
+        if not 0 <= reserved <= on_hand:
+            raise ValueError(f"reserved ({reserved}) must be between 0 and on_hand ({on_hand})")
+        if on_hand:
+            receive_stock(product, warehouse, on_hand)
+        else:
+            StockLevel.objects.create(product=product, warehouse=warehouse)  # zero: no movement to record
+        if reserved:
+            OrderFactory(lines=[product], quantity=reserved, warehouse=warehouse, stock=0, processing=True)
+        return StockLevel.objects.get(product=product, warehouse=warehouse)
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -124,7 +161,13 @@ def order_to(order, status, *, actor=None):
 
 
 class OrderFactory(factory.Factory):
-    """OrderFactory(lines=2, status="packed") creates stock, the order and drives it."""
+    """OrderFactory(lines=2, status="packed") creates stock, the order and drives it.
+
+    `stock` units of each line's product are received (stock_receive) into
+    `warehouse`, which also becomes the order's own warehouse. Without one they go
+    into MAIN and the order has no warehouse of its own: its stock is reserved in
+    the first active warehouse by priority that holds every line.
+    """
 
     class Meta:
         model = dict  # built by order_create below
@@ -151,13 +194,13 @@ class OrderFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, *, number, customer, lines, quantity, warehouse, stock, status, **fields):
-        warehouse = warehouse or WarehouseFactory(code="MAIN", priority=1)
+        if warehouse is not None:
+            fields["warehouse"] = warehouse  # the order's own
+        stocked = warehouse or WarehouseFactory(code="MAIN", priority=1)
         products = lines if isinstance(lines, list) else [ProductFactory() for _ in range(lines)]
         for product in products:
             if stock:
-                level, _created = StockLevel.objects.get_or_create(product=product, warehouse=warehouse)
-                level.on_hand += stock
-                level.save()
+                receive_stock(product, stocked, stock)
         order = services.order_create(
             number=number,
             customer=customer,

@@ -40,12 +40,42 @@ def ledger_mismatches():
     }
 
 
-def count_queries(client, url):
-    """How many queries a GET of `url` runs (asserting the page answers 200)."""
+def describe_mismatches(mismatches):
+    """One line per row of ledger_mismatches(), naming the product and warehouse."""
+    from inventory.models import Product, Warehouse
+
+    skus = dict(Product.objects.filter(pk__in={product for product, _wh in mismatches}).values_list("pk", "sku"))
+    codes = dict(Warehouse.objects.filter(pk__in={wh for _product, wh in mismatches}).values_list("pk", "code"))
+    return "\n".join(
+        f"  {skus.get(product, f'product {product}')} @ {codes.get(warehouse, f'warehouse {warehouse}')}: "
+        f"stock level on_hand={row['level'][0]} reserved={row['level'][1]}, "
+        f"movements sum to on_hand={row['ledger'][0]} reserved={row['ledger'][1]}"
+        for (product, warehouse), row in sorted(mismatches.items())
+    )
+
+
+def assert_ledger_balances():
+    """Fail, listing the rows, when some StockLevel differs from the sum of its movements."""
+    mismatches = ledger_mismatches()
+    assert not mismatches, (
+        f"{len(mismatches)} stock level(s) differ from the sum of their StockMovements (write stock through "
+        f"inventory.services or tests.factories; mark a test that means to do so ledger_unbalanced):\n"
+        + describe_mismatches(mismatches)
+    )
+
+
+def page_queries(client, url):
+    """How many queries a GET of `url` runs, and the page (asserting it answers 200).
+    A query count means something only over a page that listed rows: assert them."""
     with CaptureQueriesContext(connection) as context:
         response = client.get(url)
     assert response.status_code == 200
-    return len(context)
+    return len(context), response
+
+
+def count_queries(client, url):
+    """How many queries a GET of `url` runs (asserting the page answers 200)."""
+    return page_queries(client, url)[0]
 
 
 def changelist_rows(response):
@@ -59,11 +89,11 @@ def full_scans(node, tables=SEARCHED_TABLES):
     """Scans in an EXPLAIN (FORMAT JSON) plan node that read one of `tables` whole:
     a Seq Scan, or an index scan with no index condition."""
     found = []
-    if node.get("Relation Name") in tables:
-        if node["Node Type"] == "Seq Scan" or (
-            node["Node Type"] in ("Index Scan", "Index Only Scan") and "Index Cond" not in node
-        ):
-            found.append(f'{node["Node Type"]} on {node["Relation Name"]}')
+    if node.get("Relation Name") in tables and (
+        node["Node Type"] == "Seq Scan"
+        or (node["Node Type"] in ("Index Scan", "Index Only Scan") and "Index Cond" not in node)
+    ):
+        found.append(f'{node["Node Type"]} on {node["Relation Name"]}')
     for child in node.get("Plans", []):
         found.extend(full_scans(child, tables))
     return found

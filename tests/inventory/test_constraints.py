@@ -18,6 +18,7 @@ def refused(write):
 
 
 @pytest.mark.django_db
+@pytest.mark.ledger_unbalanced  # writes the stock row directly, as no service would, to reach the boundary
 def test_stock_never_goes_negative_nor_reserved_above_on_hand():
     level = StockLevelFactory(on_hand=2, reserved=1)
     rows = StockLevel.objects.filter(pk=level.pk)

@@ -99,10 +99,7 @@ def test_receive_is_for_warehouse_staff_and_managers(warehouse_user, service_use
 @pytest.mark.django_db
 @pytest.mark.parametrize("counted, delta", [(4, -6), (10, 0), (25, 15), (0, -10)])
 def test_count_sets_on_hand_and_records_the_difference(counted, delta, manager):
-    level = StockLevelFactory(on_hand=10)
-    StockMovement.objects.create(
-        product=level.product, warehouse=level.warehouse, kind="receipt", on_hand_delta=10
-    )  # the factory wrote the level directly; give it its ledger entry
+    level = StockLevelFactory(on_hand=10)  # received: the ledger holds its receipt
 
     stock.stock_count(product=level.product, warehouse=level.warehouse, on_hand=counted, actor=manager, note="Q3")
 
@@ -195,7 +192,7 @@ def test_reserve_adds_up_lines_of_the_same_product():
     )
     level.refresh_from_db()
     assert (level.on_hand, level.reserved) == (3, 3)
-    assert StockMovement.objects.get().reserved_delta == 3
+    assert StockMovement.objects.get(kind=StockMovement.Kind.RESERVE).reserved_delta == 3
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.utils import timezone
 
-from inventory.models import StockLevel, Warehouse
+from inventory.models import Warehouse
 from orders import checklist, services
 from shipping import checks as shipping_checks
 from orders.exceptions import ChecklistIncomplete, StaleAction, WorkflowError
@@ -21,7 +21,9 @@ from tests.factories import (
     ProductFactory,
     StockLevelFactory,
     WarehouseFactory,
+    count_stock,
     order_to,
+    receive_stock,
     tick_manual_steps,
 )
 
@@ -379,7 +381,7 @@ def test_stock_available_names_the_short_skus():
     short = ProductFactory(sku="SHORT-1")
     plenty = ProductFactory(sku="PLENTY-1")
     order = OrderFactory(lines=[short, plenty], quantity=2, stock=2)
-    StockLevel.objects.filter(product=short).update(on_hand=1)
+    count_stock(short, Warehouse.objects.get(code="MAIN"), 1)
     passed, hint = checklist.stock_available(order)
     assert not passed
     assert "SHORT-1" in hint and "PLENTY-1" not in hint
@@ -388,7 +390,7 @@ def test_stock_available_names_the_short_skus():
 @pytest.mark.django_db
 def test_stock_available_counts_reserved_units_as_gone():
     order = OrderFactory(stock=1)
-    StockLevel.objects.filter(product=order.lines.get().product).update(reserved=1)
+    OrderFactory(lines=[order.lines.get().product], stock=0, processing=True)  # reserves the one unit
     passed, hint = checklist.stock_available(order)
     assert not passed and order.lines.get().sku in hint
 
@@ -397,9 +399,10 @@ def test_stock_available_counts_reserved_units_as_gone():
 def test_stock_available_adds_up_lines_of_the_same_product():
     product = ProductFactory()
     order = OrderFactory(lines=[product, product], quantity=1, stock=0)
-    StockLevel.objects.create(product=product, warehouse=Warehouse.objects.get(code="MAIN"), on_hand=1)
+    main = Warehouse.objects.get(code="MAIN")
+    receive_stock(product, main, 1)
     assert checklist.stock_available(order)[0] is False
-    StockLevel.objects.filter(product=product).update(on_hand=2)
+    receive_stock(product, main, 1)
     assert checklist.stock_available(order)[0] is True
 
 
@@ -410,7 +413,7 @@ def test_stock_available_fails_when_no_single_warehouse_can_supply_every_line():
     first, second = ProductFactory(), ProductFactory()
     StockLevelFactory(product=first, warehouse=north, on_hand=5)
     StockLevelFactory(product=second, warehouse=south, on_hand=5)
-    order = OrderFactory(lines=[first, second], warehouse=north, stock=0)
+    order = OrderFactory(lines=[first, second], stock=0)  # no warehouse of its own
 
     assert checklist.stock_available(order) == (False, "No single warehouse holds every line.")
     StockLevelFactory(product=second, warehouse=north, on_hand=1)
@@ -499,7 +502,7 @@ def test_automatic_steps_are_evaluated_against_the_current_data():
     """An automatic step that passed once fails again when its condition stops holding."""
     order = OrderFactory()
     assert checklist.step_passed(item(order, STOCK), order)[0] is True
-    StockLevel.objects.filter(product=order.lines.get().product).update(on_hand=0)
+    count_stock(order.lines.get().product, Warehouse.objects.get(code="MAIN"), 0)
     assert checklist.step_passed(item(order, STOCK), order)[0] is False
 
 

@@ -330,6 +330,11 @@ def test_station_query_count_does_not_grow_with_lines(station):
         with CaptureQueriesContext(connection) as queries:
             response = station.get(station_url(), {"number": order.number})
         assert response.context["order"] == order
+        # The page lists the lines whose queries are counted: one, then fifteen.
+        page = response.content.decode()
+        lines = list(order.lines.all())
+        assert len(lines) == (1 if order == small else 15)
+        assert page.count('<td class="packing-sku">') == len(lines) and all(line.sku in page for line in lines)
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
 
