@@ -12,6 +12,9 @@ from django_countries.fields import CountryField
 
 from .phones import normalize_phone
 
+# Hold, cancel, return (and shipment void) reasons: as long as a note may be.
+REASON_MAX_LENGTH = 2000
+
 COUNTRY_CODE_MESSAGE = _("Enter a two-letter country code (ISO 3166-1), such as TW or JP.")
 
 

@@ -57,6 +57,7 @@ from .models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    REASON_MAX_LENGTH,
     PaymentStatus,
     country_code,
 )
@@ -570,15 +571,14 @@ def order_advance(*, order, actor, expected_status=None):
 
 
 # Hold, cancel and return reasons, like notes: a longer one is refused, never cut short.
-REASON_MAX_LENGTH = 2000
-
-
-def _reason(reason, what):
+def checked_reason(reason, what, *, error=WorkflowError):
+    """The reason staff gave to `what` (hold, cancel, return, void), stripped; refused
+    with `error` when empty or longer than REASON_MAX_LENGTH (never cut short)."""
     reason = (reason or "").strip()
     if not reason:
-        raise WorkflowError(_("Give a reason to %(what)s.") % {"what": what})
+        raise error(_("Give a reason to %(what)s.") % {"what": what})
     if len(reason) > REASON_MAX_LENGTH:
-        raise WorkflowError(
+        raise error(
             _("A reason can be at most %(max)s characters; this one has %(length)s.")
             % {"max": REASON_MAX_LENGTH, "length": len(reason)}
         )
@@ -588,13 +588,13 @@ def _reason(reason, what):
 def reason_check(reason):
     """Refuse a hold reason that no order would take (empty or too long) once, before
     the bulk action tries it on every order."""
-    return _reason(reason, _("put the order on hold"))
+    return checked_reason(reason, _("put the order on hold"))
 
 
 @transaction.atomic
 def order_hold(*, order, actor, reason):
     require_permission(actor, "orders.hold_order", _("put orders on hold"))
-    reason = _reason(reason, _("put the order on hold"))
+    reason = checked_reason(reason, _("put the order on hold"))
     order = _lock_order(order)
     _require_allowed(order, "hold")
     order.held_from_status = order.status
@@ -614,7 +614,7 @@ def order_resume(*, order, actor):
 @transaction.atomic
 def order_cancel(*, order, actor, reason):
     require_permission(actor, "orders.cancel_order", _("cancel orders"))
-    reason = _reason(reason, _("cancel the order"))
+    reason = checked_reason(reason, _("cancel the order"))
     order = _lock_order(order)
     if order.status in workflow.RETURNABLE:
         raise WorkflowError(
@@ -632,7 +632,7 @@ def order_cancel(*, order, actor, reason):
 def order_return(*, order, actor, reason, restock=None):
     """Goods come back. `restock` maps order-line ids to the quantity going back on the shelf."""
     require_permission(actor, "orders.return_order", _("start returns"))
-    reason = _reason(reason, _("start a return"))
+    reason = checked_reason(reason, _("start a return"))
     order = _lock_order(order)
     _require_allowed(order, "return")
     # A key that is no id ("²") is None: it belongs to no line, like another order's line.

@@ -5,10 +5,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from orders.models import REASON_MAX_LENGTH
+
 from .tracking import TRACKING_NUMBER_MAX_LENGTH, validate_tracking_number_pattern
 
 # A shipment's reason for being voided, like the reasons of the order workflow.
-VOID_REASON_MAX_LENGTH = 2000
+VOID_REASON_MAX_LENGTH = REASON_MAX_LENGTH
 
 
 class Carrier(models.Model):

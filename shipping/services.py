@@ -14,10 +14,10 @@ from django.utils.translation import gettext as _
 from common.permissions import require_permission
 from orders import workflow
 from orders.models import Order, OrderEvent, OrderStatus
-from orders.services import event_add
+from orders.services import checked_reason, event_add
 
 from .exceptions import ShippingError
-from .models import VOID_REASON_MAX_LENGTH, Shipment, ShipmentLine
+from .models import Shipment, ShipmentLine
 from .tracking import TRACKING_NUMBER_MAX_LENGTH, normalise_tracking_number, pattern_error, tracking_number_valid
 
 SHIPPABLE = {OrderStatus.PROCESSING, OrderStatus.PACKED}
@@ -178,14 +178,7 @@ def shipment_void(*, shipment, actor, reason):
     """Cancel a shipment that has not been picked up (a tracking number mistyped but
     well-formed), with the reason on the timeline; the order can then have a new one."""
     require_permission(actor, "shipping.add_shipment", _("void shipments"))
-    reason = (reason or "").strip()
-    if not reason:
-        raise ShippingError(_("Give a reason to void the shipment."))
-    if len(reason) > VOID_REASON_MAX_LENGTH:
-        raise ShippingError(
-            _("A reason can be at most %(max)s characters; this one has %(length)s.")
-            % {"max": VOID_REASON_MAX_LENGTH, "length": len(reason)}
-        )
+    reason = checked_reason(reason, _("void the shipment"), error=ShippingError)
     order = _lock_order(shipment.order_id)
     shipment = _lock_shipment(shipment.pk)
     if shipment.status != Shipment.Status.PENDING:

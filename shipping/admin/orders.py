@@ -90,12 +90,18 @@ class OrderShipmentsAdminMixin:
             % {"carrier": carrier.name, "number": shipment.tracking_number},
         )
 
-    def shipment_delivered_view(self, request, object_id):
-        order = self._order_or_404(request, object_id, "orders.advance_order")
+    def _posted_shipment(self, request, order):
+        """The order's shipment the form names, or None with a message saying so."""
         shipment_id = parse_id(request.POST.get("shipment"))
         shipment = order.shipments.filter(pk=shipment_id).first() if shipment_id else None
         if shipment is None:
             messages.error(request, _("That shipment is not on order %(number)s.") % {"number": order.number})
+        return shipment
+
+    def shipment_delivered_view(self, request, object_id):
+        order = self._order_or_404(request, object_id, "orders.advance_order")
+        shipment = self._posted_shipment(request, order)
+        if shipment is None:
             return self._order_page(request, order)
         return self._run(
             request,
@@ -106,10 +112,8 @@ class OrderShipmentsAdminMixin:
 
     def void_shipment_view(self, request, object_id):
         order = self._order_or_404(request, object_id, "shipping.add_shipment")
-        shipment_id = parse_id(request.POST.get("shipment"))
-        shipment = order.shipments.filter(pk=shipment_id).first() if shipment_id else None
+        shipment = self._posted_shipment(request, order)
         if shipment is None:
-            messages.error(request, _("That shipment is not on order %(number)s.") % {"number": order.number})
             return self._order_page(request, order)
         return self._run(
             request,
