@@ -50,3 +50,11 @@ def has_nul(text):
 
 def without_nul(text):
     return text.replace(NUL, "")
+
+
+def shortened(text, limit):
+    """`text` as it is if it has at most `limit` characters, else its beginning ending
+    in "…" (`limit` characters in all), so a reader sees it was cut. Only for copies of a
+    text kept whole elsewhere, or of one already refused: what staff type is refused
+    when too long, never cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from .exceptions import InsufficientStock, InventoryError
 from .models import Product, StockLevel, StockMovement, Warehouse
-from common.cleaning import parse_whole_number
+from common.cleaning import parse_whole_number, shortened
 from common.permissions import require_permission
 
 
@@ -87,8 +87,7 @@ def _copied_note(note):
     """A text recorded in full elsewhere and copied into the ledger as its note (a
     return's reason is on the order's timeline): a longer one keeps its beginning and
     ends in "…", so the ledger shows that it was shortened."""
-    note = (note or "").strip()
-    return note if len(note) <= NOTE_MAX_LENGTH else note[: NOTE_MAX_LENGTH - 1] + "…"
+    return shortened((note or "").strip(), NOTE_MAX_LENGTH)
 
 
 def _whole_number(value, field):

@@ -42,7 +42,7 @@ from inventory import services as stock
 from inventory.exceptions import InsufficientStock
 from inventory.models import Warehouse
 from inventory.selectors import code_means, product_for_code
-from common.cleaning import parse_id
+from common.cleaning import parse_id, shortened
 from common.permissions import require_permission
 from reports import bulk
 
@@ -842,6 +842,7 @@ def order_scan_refusal_record(*, order, code, reason, actor):
         order=order,
         kind=OrderEvent.Kind.SCAN,
         actor=actor,
-        # Codes are at most 64 characters (the columns they match); a longer entry is cut.
-        data={"action": "refused", "code": (code or "").strip()[:64], "reason": str(reason)},
+        # Codes are at most 64 characters (the columns they match); a longer entry was
+        # refused for that, and the timeline keeps its beginning, marked as cut.
+        data={"action": "refused", "code": shortened((code or "").strip(), 64), "reason": str(reason)},
     )

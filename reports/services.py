@@ -18,6 +18,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.cleaning import shortened
+
 from .exporting import FORMATS, Selection, copy_csv, export_queryset, write_export
 from .models import ExportJob
 from .registry import export_kind
@@ -66,7 +68,8 @@ def export_job_start(*, kind, file_format, selection, rows_total, actor):
         kind=kind,
         file_format=file_format,
         params=selection.as_json(),
-        search=selection.search[:200],
+        # The list's label of the job; the search itself is in params, whole.
+        search=shortened(selection.search, ExportJob._meta.get_field("search").max_length),
         include_personal=may_export_personal_data(actor),
         rows_total=rows_total,
     )

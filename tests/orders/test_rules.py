@@ -998,6 +998,28 @@ def test_a_long_return_reason_is_kept_in_full_on_the_timeline_and_marked_shorten
 
 
 @pytest.mark.django_db
+def test_a_refused_scan_too_long_for_any_code_is_on_the_timeline_marked_as_cut(warehouse_user):
+    order = OrderFactory(processing=True)
+    code = "9" * 100
+    services.order_scan_refusal_record(order=order, code=code, reason="Not a barcode", actor=warehouse_user)
+    recorded = order.events.get(kind=OrderEvent.Kind.SCAN, data__action="refused").data["code"]
+    assert len(recorded) == 64 and recorded == "9" * 63 + "…"
+    services.order_scan_refusal_record(order=order, code="9" * 64, reason="Not a barcode", actor=warehouse_user)
+    assert order.events.filter(data__code="9" * 64).exists()  # one that fits is kept whole
+
+
+@pytest.mark.django_db
+def test_an_export_jobs_label_marks_a_long_search_as_cut_and_runs_the_whole_search(manager):
+    from reports.exporting import Selection
+    from reports.services import export_job_start
+
+    search = "customer " * 30
+    job = export_job_start(kind="orders", file_format="csv", selection=Selection({}, search), rows_total=1, actor=manager)
+    assert len(job.search) == 200 and job.search.endswith("…") and search.startswith(job.search[:-1])
+    assert job.params["search"] == search.strip()
+
+
+@pytest.mark.django_db
 def test_a_fully_scanned_order_still_needs_its_checks_after_the_copy_is_gone(warehouse_user):
     """Processing: the scan check is made even if the order's copy of it was removed."""
     order = OrderFactory(processing=True)

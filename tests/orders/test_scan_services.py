@@ -319,9 +319,9 @@ def test_a_refusal_is_recorded_as_a_scan_event_and_changes_nothing_else(order, w
     assert order.events.count() == events + 1
 
 
-def test_a_refused_code_is_kept_at_most_64_characters(order, warehouse_user):
+def test_a_refused_code_is_kept_at_most_64_characters_marked_as_cut(order, warehouse_user):
     event = services.order_scan_refusal_record(order=order, code="4" * 500, reason="Too long", actor=warehouse_user)
-    assert event.data["code"] == "4" * 64
+    assert event.data["code"] == "4" * 63 + "…"
 
 
 def test_only_people_who_may_scan_record_refusals(order, service_user):
