@@ -59,9 +59,11 @@ class StrictDateRangeFilter(DateRangeFilter):
     def queryset(self, request, queryset):
         typed = any(self.used_parameters.get(name) for name in self.expected_parameters())
         if typed and not self.form.is_valid():
-            messages.error(
-                request,
-                gettext("The date filter could not be read: enter dates as YYYY-MM-DD, for example 2026-11-01."),
-            )
+            if not getattr(request, "_order_date_refused", False):  # the status chips filter again
+                request._order_date_refused = True
+                messages.error(
+                    request,
+                    gettext("The date filter could not be read: enter dates as YYYY-MM-DD, for example 2026-11-01."),
+                )
             return queryset.none()
         return super().queryset(request, queryset)

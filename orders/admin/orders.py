@@ -1,8 +1,8 @@
 
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
-from django.db.models import Count, F, Prefetch
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.db.models import F, Prefetch
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from common.admin import ReadOnlyAdminMixin
+from common.pagination import CappedChangeList, CappedListAdminMixin
 from reports.admin.exports import ExportAdminMixin
 from reports.admin.imports import ImportAdminMixin
 
@@ -23,15 +24,20 @@ from .filters import OverdueFilter, StrictDateRangeFilter, human_duration, statu
 from .lookup import CustomerLookupAdminMixin
 from .printables import PrintablesAdminMixin
 from .packing import PackingStationAdminMixin
-from ..models import Order, OrderChecklistItem, OrderEvent, OrderStatus, shipment_model
+from ..models import Order, OrderChecklistItem, OrderEvent, OrderLine, OrderStatus, shipment_model
 from ..selectors import (
     SEARCH_MAX_LENGTH,
     SearchTooLong,
     available_actions,
     checklist_progress,
     checklist_rows,
+    AT_LEAST,
+    ESTIMATE,
+    EXACT,
+    FINISHED_COUNT_CAP,
     order_for_page,
     order_search_filter,
+    order_status_counts,
 )
 from ..services import ADDRESS_FIELDS, REASON_MAX_LENGTH
 
@@ -47,10 +53,11 @@ def time_in_status(order, targets, now):
     return human_duration(age), target, target is not None and age > target
 
 
-class OrderChangeList(ChangeList):
+class OrderChangeList(CappedChangeList):
     """Loads, for the rows of one page, what the progress and time columns show:
     the current state's checklist, lines, shipments and stock (a fixed number of
-    queries however many rows)."""
+    queries however many rows). Counted and paginated by common.pagination: at most
+    OrderAdmin.list_max_pages pages, the count stops there ("2,000+")."""
 
     def get_queryset(self, request, exclude_parameters=None):
         Shipment = shipment_model()
@@ -60,7 +67,10 @@ class OrderChangeList(ChangeList):
             .get_queryset(request, exclude_parameters)
             .prefetch_related(
                 Prefetch("checklist_items", queryset=OrderChecklistItem.objects.filter(state=F("order__status"))),
-                "lines",
+                # What the checklist reads of a line: its product (stock) and quantities.
+                Prefetch(
+                    "lines", queryset=OrderLine.objects.only("order_id", "product_id", "sku", "quantity", "quantity_scanned")
+                ),
                 Prefetch("shipments", queryset=Shipment.objects.select_related("carrier")),
             )
         )
@@ -76,7 +86,7 @@ class OrderChangeList(ChangeList):
 
 
 @admin.register(Order)
-class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, CustomerLookupAdminMixin, PackingStationAdminMixin, PrintablesAdminMixin, OrderActionViewsMixin, OrderBulkActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, CustomerLookupAdminMixin, PackingStationAdminMixin, PrintablesAdminMixin, OrderActionViewsMixin, OrderBulkActionsMixin, ReadOnlyAdminMixin, CappedListAdminMixin, admin.ModelAdmin):
     # Orders come from imports and the shop; they change only through the workflow
     # views, never through this form (ReadOnlyAdminMixin).
     import_kind = "orders"
@@ -113,8 +123,12 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
     }
     search_fields = ["number"]  # shows the box; get_search_results() does the matching
     search_help_text = gettext_lazy("Order number, e-mail, phone, tracking number or part of a name.")
-    show_full_result_count = False  # one COUNT over the whole table less per page
+    # At most 40 pages of 50 (common.pagination.CappedListAdminMixin): the count stops
+    # at 2,000 ("2,000+"), so with a filter no index answers alone (a carrier: each
+    # order's live shipment is looked up) it reads at most 2,001 orders; past that,
+    # staff narrow the list by date, status or search. No facet counts.
     list_per_page = 50
+    list_max_pages = 40
     actions = ["advance_selected", "hold_selected"]
     fieldsets = [
         (
@@ -195,13 +209,52 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
 
     # --- list page ------------------------------------------------------------------
 
+    # Query parameters the list answers (its filters, and the customer link from the
+    # customer page); any other lookup is refused with a message (common.pagination).
+    list_filter_params = frozenset(
+        {
+            "status__exact",
+            "status__isnull",
+            "overdue",
+            "warehouse__id__exact",
+            "warehouse__isnull",
+            "carrier",
+            "payment_status__exact",
+            "payment_status__isnull",
+            "delivery_method__exact",
+            "delivery_method__isnull",
+            "placed_at__range__gte",
+            "placed_at__range__lte",
+            "customer__id__exact",
+        }
+    )
+    list_id_params = {
+        "warehouse__id__exact": gettext_lazy("warehouse"),
+        "customer__id__exact": gettext_lazy("customer"),
+        # "carrier" is read by shipping's CarrierFilter, which says so itself.
+    }
+
+    def get_sortable_by(self, request):
+        """The columns the list sorts by: those an index can answer over the whole table
+        (the number; the placed date, the default order; the time in state once a status
+        is chosen, through (status, status_changed_at)). With a search every column: the
+        matches are few."""
+        if request.GET.get(SEARCH_VAR, "").strip():
+            return self.get_list_display(request)
+        sortable = ["number", "placed_display"]
+        if request.GET.get("status__exact") in OrderStatus.values:
+            sortable.append("time_display")
+        return sortable
+
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
         try:
             return queryset.filter(order_search_filter(search_term)), False
         except SearchTooLong as error:
-            messages.warning(request, str(error))
+            if not getattr(request, "_order_search_refused", False):  # the chips search again
+                request._order_search_refused = True
+                messages.warning(request, str(error))
             return queryset.none(), False
 
     def _exact_number(self, request):
@@ -212,43 +265,79 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
         matches = dict(Order.objects.filter(number__in={term, term.upper()}).values_list("number", "pk"))
         return matches.get(term) or matches.get(term.upper())
 
-    def status_counts(self, request):
-        """Orders per status (one GROUP BY), each linking to the status filter."""
-        counts = dict(Order.objects.order_by().values_list("status").annotate(count=Count("pk")))
+    def status_counts(self, request, cl):
+        """Orders per status under the list's other filters and its search (what each
+        chip would list), each chip linking to the status filter. See
+        selectors.order_status_counts for what is exact and what is "at least"."""
+        status_params = ["status__exact", "status__isnull"]
+        if any(name in request.GET for name in status_params):
+            base = cl.get_queryset(request, exclude_parameters=status_params)
+        else:
+            base = cl.queryset  # the list's own filters and search, already built
+        counts = order_status_counts(base, exact=bool(cl.query.strip()))
         params = request.GET.copy()
         params.pop("p", None)
         params.pop("status__exact", None)
+        params.pop("status__isnull", None)
         current = request.GET.get("status__exact", "")
-        rows = [
-            {
-                "status": "",
-                "label": _("All"),
-                "count": sum(counts.values()),
-                "url": "?" + params.urlencode(),
-                "active": not current,
+
+        def chip(status, label, count, kind, **extra):
+            text = number_format(count, force_grouping=True)
+            titles = {
+                AT_LEAST: _("At least %(count)s: counted up to %(count)s, there are more.") % {"count": text},
+                ESTIMATE: _("About %(count)s: the database's estimate, not a count.") % {"count": text},
             }
+            return {
+                "status": status,
+                "label": label,
+                "count": count,
+                "text": {AT_LEAST: f"{text}+", ESTIMATE: f"≈ {text}"}.get(kind, text),
+                "kind": kind,
+                "title": titles.get(kind, ""),
+                **extra,
+            }
+
+        kinds = {kind for _count, kind in counts.values()}
+        rows = [
+            chip(
+                "",
+                _("All"),
+                sum(count for count, _kind in counts.values()),
+                ESTIMATE if ESTIMATE in kinds else AT_LEAST if AT_LEAST in kinds else EXACT,
+                url="?" + params.urlencode(),
+                active=not current,
+            )
         ]
         for status in OrderStatus:
+            count, kind = counts[status.value]
             rows.append(
-                {
-                    "status": status.value,
-                    "label": status.label,
-                    "count": counts.get(status.value, 0),
-                    "url": "?" + urlencode({**params.dict(), "status__exact": status.value}),
-                    "active": current == status.value,
-                }
+                chip(
+                    status.value,
+                    status.label,
+                    count,
+                    kind,
+                    url="?" + urlencode({**params.dict(), "status__exact": status.value}),
+                    active=current == status.value,
+                )
             )
         return rows
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
+            refused = self.refused_list_params(request)
+            if refused is not None:
+                return refused
             pk = self._exact_number(request)
             if pk is not None:
                 return HttpResponseRedirect(
                     reverse(f"{self.admin_site.name}:orders_order_change", args=[pk])
                 )
-        extra_context = {**(extra_context or {}), "status_counts": self.status_counts(request)}
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if cl is not None and not getattr(response, "is_rendered", True):
+            response.context_data["status_counts"] = self.status_counts(request, cl)
+            response.context_data["status_count_cap"] = number_format(FINISHED_COUNT_CAP, force_grouping=True)
+        return response
 
     # --- order page -----------------------------------------------------------------
 

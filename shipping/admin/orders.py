@@ -33,6 +33,11 @@ class CarrierFilter(admin.SimpleListFilter):
             return queryset
         carrier_id = parse_id(value)
         if carrier_id is None:
+            if not getattr(request, "_carrier_refused", False):  # the status chips filter again
+                request._carrier_refused = True
+                messages.warning(
+                    request, _("“%(value)s” is not a carrier id; no order has that carrier.") % {"value": value[:20]}
+                )
             return queryset.none()
         shipments = Shipment.objects.filter(carrier_id=carrier_id).exclude(status=Shipment.Status.CANCELLED)
         return queryset.filter(pk__in=shipments.values("order_id"))

@@ -1,0 +1,238 @@
+"""The order and customer lists on large tables: the status chips follow the filter
+and the search, the count stops at a cap, a page that does not exist and parameters
+the list cannot use get a message (never an error page or a long query)."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from orders import selectors
+from orders.models import Customer, Order
+from tests.factories import CustomerFactory, OrderFactory, WarehouseFactory
+from tests.utils import changelist_rows, page_queries
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:orders_order_changelist"
+
+
+@pytest.fixture
+def as_user(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+def texts(response):
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def chips(response):
+    return {row["status"]: row for row in response.context["status_counts"]}
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    """Two rows a page, at most two pages: the cap is met with five orders."""
+    order_admin = admin.site._registry[Order]
+    monkeypatch.setattr(order_admin, "list_per_page", 2)
+    monkeypatch.setattr(order_admin, "list_max_pages", 2)
+    return order_admin
+
+
+def test_status_chips_follow_the_filter_and_the_search(as_user, manager):
+    taipei = WarehouseFactory(code="TPE", priority=1)
+    lin = CustomerFactory(name="Lin Mei", email="lin@example.com")
+    OrderFactory(warehouse=taipei, customer=lin)
+    OrderFactory(warehouse=taipei, processing=True)
+    OrderFactory(processing=True)
+    OrderFactory(shipped=True, customer=lin)
+    client = as_user(manager)
+    url = reverse(CHANGELIST)
+
+    everything = chips(client.get(url))
+    assert (everything[""]["count"], everything["new"]["count"], everything["processing"]["count"]) == (4, 1, 2)
+    by_warehouse = chips(client.get(url, {"warehouse__id__exact": taipei.pk}))
+    assert (by_warehouse[""]["count"], by_warehouse["new"]["count"], by_warehouse["processing"]["count"]) == (2, 1, 1)
+    assert by_warehouse["shipped"]["count"] == 0
+    searched = chips(client.get(url, {"q": "lin@example.com"}))
+    assert (searched[""]["count"], searched["new"]["count"], searched["shipped"]["count"]) == (2, 1, 1)
+    assert searched["processing"]["count"] == 0
+    # A chip says what clicking it lists: the status filter itself is not applied to them.
+    chosen = client.get(url, {"status__exact": "processing", "warehouse__id__exact": taipei.pk})
+    assert chips(chosen)["new"]["count"] == 1 and chips(chosen)["processing"]["active"]
+    assert len(changelist_rows(chosen)) == 1
+
+
+def test_finished_chips_stop_at_the_cap_and_say_so(as_user, manager, monkeypatch):
+    monkeypatch.setattr(selectors, "FINISHED_COUNT_CAP", 1)
+    OrderFactory(delivered=True)
+    OrderFactory(delivered=True)
+    OrderFactory()
+    response = as_user(manager).get(reverse(CHANGELIST))
+    counts = chips(response)
+    # PostgreSQL's planner may estimate instead (≈); either way it is marked as no exact count.
+    assert counts["delivered"]["kind"] in (selectors.AT_LEAST, selectors.ESTIMATE)
+    assert counts["delivered"]["text"] in ("1+", "≈ 2") or counts["delivered"]["text"].startswith("≈")
+    assert counts["new"] == {**counts["new"], "count": 1, "kind": selectors.EXACT, "text": "1"}
+    html = response.content.decode()
+    assert "is the database’s estimate" in html and "means at least" in html
+
+
+def test_the_count_stops_at_the_cap(as_user, manager, small_pages):
+    for _ in range(5):
+        OrderFactory()
+    response = as_user(manager).get(reverse(CHANGELIST))
+    cl = response.context["cl"]
+    assert cl.result_count == 4 and cl.capped and cl.result_count_text == "4+"
+    assert "4+ orders: only the first 2 pages are shown" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "page, message",
+    [
+        ("999999", "Only the first 2 pages of a list can be shown: filter or search to find the rest."),
+        ("0", "There is no page 0; showing the first page."),
+        ("-3", "There is no page -3; showing the first page."),
+    ],
+)
+def test_a_page_past_the_cap_is_the_last_one_with_a_message(as_user, manager, small_pages, page, message):
+    for _ in range(5):
+        OrderFactory()
+    response = as_user(manager).get(reverse(CHANGELIST), {"p": page})
+    assert response.status_code == 200
+    assert message in texts(response)
+    assert len(changelist_rows(response)) == 2
+
+
+def test_a_page_past_the_end_is_the_last_one_with_a_message(as_user, manager, small_pages):
+    for _ in range(3):
+        OrderFactory()
+    response = as_user(manager).get(reverse(CHANGELIST), {"p": "7"})
+    assert response.status_code == 200
+    assert "There is no page 7; showing the last page (2)." in texts(response)
+    assert response.context["cl"].page_num == 2 and len(changelist_rows(response)) == 1
+
+
+def test_a_deep_page_lists_the_rows_of_its_place(as_user, manager, small_pages):
+    orders = [OrderFactory() for _ in range(4)]
+    response = as_user(manager).get(reverse(CHANGELIST), {"p": "2"})
+    newest_first = sorted(orders, key=lambda o: (o.placed_at, o.pk), reverse=True)
+    assert [o.pk for o in changelist_rows(response)] == [o.pk for o in newest_first[2:4]]
+
+
+def test_not_a_page_number_is_the_first_page(as_user, manager):
+    OrderFactory()
+    response = as_user(manager).get(reverse(CHANGELIST), {"p": "abc"})
+    assert response.status_code == 200 and len(changelist_rows(response)) == 1
+
+
+@pytest.mark.parametrize("o", ["99", "7", "-6", "abc", "3.3.3.3", "2.-5", ""])
+def test_an_unknown_or_unindexed_column_does_not_sort(as_user, manager, o):
+    """?o= naming no column, or one that no index sorts over the whole table (the
+    total, the customer's name), keeps the list's own order."""
+    orders = [OrderFactory() for _ in range(3)]
+    response = as_user(manager).get(reverse(CHANGELIST), {"o": o})
+    assert response.status_code == 200
+    assert [row.pk for row in changelist_rows(response)] == [o.pk for o in sorted(orders, key=lambda o: (o.placed_at, o.pk), reverse=True)]
+
+
+def test_the_number_sorts(as_user, manager):
+    first, second = OrderFactory(number="SO-2"), OrderFactory(number="SO-1")
+    response = as_user(manager).get(reverse(CHANGELIST), {"o": "1"})
+    assert [row.number for row in changelist_rows(response)] == ["SO-1", "SO-2"]
+    assert first and second
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"ship_city": "Taipei"}, "The list cannot be filtered by “ship_city”"),
+        ({"total__gte": "5", "status__exact": "new"}, "cannot be filtered by “total__gte”"),
+        ({"warehouse__id__exact": "abc"}, "“abc” is not a warehouse id"),
+        ({"customer__id__exact": "²"}, "“²” is not a customer id"),
+    ],
+)
+def test_a_parameter_the_list_cannot_use_is_taken_out_with_a_message(as_user, manager, params, message):
+    OrderFactory()
+    client = as_user(manager)
+    response = client.get(reverse(CHANGELIST), params)
+    assert response.status_code == 302
+    assert any(message.replace("The list", "This list") in text or message in text for text in texts(response))
+    followed = client.get(response["Location"])
+    assert followed.status_code == 200 and len(changelist_rows(followed)) == 1
+    if "status__exact" in params:
+        assert "status__exact=new" in response["Location"]
+
+
+def test_a_carrier_that_is_no_id_lists_nothing_and_says_so(as_user, manager):
+    OrderFactory(shipped=True)  # a carrier to choose from: the filter shows
+    response = as_user(manager).get(reverse(CHANGELIST), {"carrier": "-1", "status__exact": "shipped"})
+    assert response.status_code == 200 and changelist_rows(response) == []
+    assert texts(response).count("“-1” is not a carrier id; no order has that carrier.") == 1
+
+
+def test_facet_counts_are_off(as_user, manager):
+    OrderFactory()
+    response = as_user(manager).get(reverse(CHANGELIST), {"_facets": "True"})
+    assert response.status_code == 200 and not response.context["cl"].add_facets
+
+
+def test_a_bad_date_says_so_once(as_user, manager):
+    OrderFactory()
+    response = as_user(manager).get(reverse(CHANGELIST), {"placed_at__range__gte": "2026/11/01", "status__exact": "new"})
+    assert response.status_code == 200
+    assert texts(response).count(
+        "The date filter could not be read: enter dates as YYYY-MM-DD, for example 2026-11-01."
+    ) == 1
+
+
+def test_customer_list_is_capped_and_refuses_unindexed_filters(as_user, manager, monkeypatch):
+    customer_admin = admin.site._registry[Customer]
+    monkeypatch.setattr(customer_admin, "list_per_page", 2)
+    monkeypatch.setattr(customer_admin, "list_max_pages", 2)
+    for index in range(5):
+        CustomerFactory(name=f"Customer {index}")
+    client = as_user(manager)
+    url = reverse("admin:orders_customer_changelist")
+    response = client.get(url)
+    assert response.context["cl"].capped and response.context["cl"].result_count == 4
+    assert len(changelist_rows(response)) == 2
+    refused = client.get(url, {"phone": "0912"})
+    assert refused.status_code == 302 and any("cannot be filtered by “phone”" in text for text in texts(refused))
+    assert client.get(url, {"language__exact": "en"}).status_code == 200
+    # The order count is a subquery per row: not a column the whole table is sorted by.
+    assert "order_count" not in response.context["cl"].sortable_by
+
+
+def test_customer_list_queries_do_not_grow_with_rows(as_user, manager):
+    client = as_user(manager)
+    url = reverse("admin:orders_customer_changelist")
+    counts = []
+    for rows in (1, 6):
+        while Customer.objects.count() < rows:
+            OrderFactory(customer=CustomerFactory(name=f"Customer {Customer.objects.count()}"))
+        client.get(url)
+        count, response = page_queries(client, url)
+        assert len(changelist_rows(response)) == rows
+        counts.append(count)
+    assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("params", [{}, {"status__exact": "processing"}, {"p": "2"}, {"q": "Customer"}])
+def test_order_list_queries_do_not_grow_with_rows(as_user, manager, small_pages, params):
+    client = as_user(manager)
+    url = reverse(CHANGELIST)
+    counts = []
+    for total in (3, 4):  # page 2 of two-row pages has 1, then 2 rows
+        while Order.objects.count() < total:
+            OrderFactory(processing=True, customer=CustomerFactory(name=f"Customer {total}"))
+        client.get(url, params)
+        count, response = page_queries(client, url + "?" + "&".join(f"{k}={v}" for k, v in params.items()))
+        assert changelist_rows(response)
+        counts.append(count)
+    assert counts[0] == counts[1]
+
