@@ -110,14 +110,23 @@ class StockMovement(models.Model):
         related_name="+",
         verbose_name=_("by"),
     )
-    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    # Indexed with the id (Meta.indexes), which serves ranges of dates too.
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
     note = models.CharField(_("note"), max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("stock movement")
         verbose_name_plural = _("stock movements")
-        indexes = [models.Index(fields=["product", "warehouse", "created_at"], name="movement_product_wh_at")]
+        # The ledger list's orderings, newest first: alone (and by date range), by
+        # kind and by warehouse. By product (and warehouse) the index below; by order
+        # the order foreign key's.
+        indexes = [
+            models.Index(fields=["product", "warehouse", "created_at"], name="movement_product_wh_at"),
+            models.Index(fields=["created_at", "id"], name="movement_created"),
+            models.Index(fields=["kind", "created_at", "id"], name="movement_kind_created"),
+            models.Index(fields=["warehouse", "created_at", "id"], name="movement_wh_created"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.product_id}@{self.warehouse_id}"

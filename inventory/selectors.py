@@ -49,17 +49,23 @@ def _term(term):
 
 def movement_search(queryset, term):
     """The ledger's search: exact SKU (as typed or upper case), barcode or order
-    number only. The ledger grows without end and these columns are indexed."""
+    number only. The ledger grows without end: the products and orders the term names
+    are looked up first (their unique indexes), then the ledger's rows by product and
+    by order (its product and order indexes). An OR of conditions on the joined
+    product and order tables could use neither, and would read the whole ledger."""
     term = _term(term)
     if not term:
         return queryset
-    return queryset.filter(
-        Q(product__sku=term)
-        | Q(product__sku=term.upper())
-        | Q(product__barcode=term)
-        | Q(order__number=term)
-        | Q(order__number=term.upper())
+    codes = sorted({term, term.upper()})
+    product_ids = list(
+        Product.objects.filter(Q(sku__in=codes) | Q(barcode=term)).order_by().values_list("pk", flat=True)
     )
+    # The orders app sits above this one: reach Order through the ledger's relation.
+    order_model = queryset.model._meta.get_field("order").related_model
+    order_ids = list(order_model._default_manager.filter(number__in=codes).order_by().values_list("pk", flat=True))
+    if not product_ids and not order_ids:
+        return queryset.none()
+    return queryset.filter(Q(product_id__in=product_ids) | Q(order_id__in=order_ids))
 
 
 def stock_level_search(queryset, term):

@@ -83,6 +83,13 @@ class Shipment(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("shipment")
         verbose_name_plural = _("shipments")
+        # The shipment list's orderings (newest first; alone, by status, by carrier),
+        # so that a page reads its rows in index order instead of sorting them all.
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="shipment_created"),
+            models.Index(fields=["status", "created_at", "id"], name="shipment_status_created"),
+            models.Index(fields=["carrier", "created_at", "id"], name="shipment_carrier_created"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["carrier", "tracking_number"],

@@ -2,6 +2,8 @@
 
 from django.db.models import Q
 
+from orders.models import Order
+
 from .tracking import normalise_tracking_number
 
 
@@ -13,12 +15,32 @@ class SearchTooLong(ValueError):
 
 
 def shipment_search(queryset, term):
-    """Exact tracking number (as typed or as stored: upper case, no spaces) or order
-    number; both are indexed. Shared by the shipment list and its export."""
+    """Shipments by their whole tracking number, or by their order's number. Shared by
+    the shipment list and its export.
+
+    The tracking number is matched exactly, after the same normalisation as stored
+    numbers (upper case, spaces taken out), so a number typed in lower case or with
+    spaces as printed on the label finds its shipment, through the tracking_number
+    index. Deliberately no partial match: parcels of one carrier share long prefixes,
+    so a part of a number would match a large share of 1.5 million shipments (and be
+    sorted by date), and staff scan or paste the whole number from the label anyway.
+
+    The order number (as typed or upper case) is looked up first, through the
+    orders' unique index, and its shipments found by order_id (indexed): an OR with a
+    condition on the joined orders table could use neither index, and would read
+    every shipment."""
     term = (term or "").strip()
     if not term:
         return queryset
     if len(term) > SEARCH_MAX_LENGTH:
         raise SearchTooLong(term)
     normalised = normalise_tracking_number(term)
-    return queryset.filter(Q(tracking_number=normalised) | Q(order__number=term) | Q(order__number=term.upper()))
+    order_ids = list(
+        Order.objects.filter(number__in=sorted({term, term.upper()}))
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    matches = Q(tracking_number=normalised)
+    if order_ids:
+        matches |= Q(order_id__in=order_ids)
+    return queryset.filter(matches)
