@@ -388,3 +388,270 @@ def test_the_timeline_shows_a_refused_scan(client, manager, order):
     scan(client, order, "NO-SUCH-THING")
     page = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert "Refused scan of NO-SUCH-THING: Unknown barcode or SKU" in page
+
+
+# --- answers in JSON, for packing.js (scans without a page reload) ----------------------
+
+JSON_HEADERS = {"HTTP_ACCEPT": "application/json", "HTTP_X_REQUESTED_WITH": "fetch"}
+
+
+def post_json(client, name, data, **headers):
+    response = client.post(reverse(f"admin:orders_order_{name}"), data, **{**JSON_HEADERS, **headers})
+    assert response["Content-Type"] == "application/json", response.content[:200]
+    return response
+
+
+def scan_json(client, order, code):
+    return post_json(client, "scan", {"order": order.pk, "code": code})
+
+
+def lines_of(body):
+    return {line["sku"]: line["quantity_scanned"] for line in body["state"]["lines"]}
+
+
+def test_json_scan_answers_the_new_state_without_a_redirect(station, order):
+    first, second = order.lines.order_by("pk")
+    response = scan_json(station, order, first.sku.lower())
+    assert response.status_code == 200
+    assert response["Server-Timing"].startswith("app;dur=")
+    body = response.json()
+    assert body["ok"] is True
+    assert body["redirect"] is None
+    assert body["message"] == {"text": f"{first.sku} counted: 1 of 2.", "level": "success"}
+    state = body["state"]
+    assert state["order"] == {"id": order.pk, "number": order.number, "status": OrderStatus.PROCESSING}
+    assert state["lines"] == [
+        {"id": first.pk, "sku": first.sku, "quantity": 2, "quantity_scanned": 1, "fully_scanned": False},
+        {"id": second.pk, "sku": second.sku, "quantity": 2, "quantity_scanned": 0, "fully_scanned": False},
+    ]
+    assert state["highlighted_line"] == first.pk
+    assert (state["scanned"], state["ordered"], state["fully_scanned"]) == (1, 4, False)
+    assert state["status_line"] == "Scanned 1 of 4 items."
+    assert state["status_kind"] == "scanning"
+    assert state["can_advance"] is False
+    assert "Every item scanned at the packing station" in state["advance"]["reason"]
+    auto = next(step for step in state["steps"] if not step["manual"])
+    assert auto["done"] is False and auto["can_tick"] is False
+    assert auto["state_text"].startswith("automatic")
+    # The server counted, and no message waits for a page that will not be loaded.
+    first.refresh_from_db()
+    assert first.quantity_scanned == 1
+    assert texts(station.get(station_url(), {"number": order.number})) == []
+
+
+def test_accept_json_alone_is_enough_and_a_browser_form_still_redirects(station, order):
+    line = order.lines.first()
+    response = station.post(
+        reverse("admin:orders_order_scan"), {"order": order.pk, "code": line.sku}, HTTP_ACCEPT="application/json"
+    )
+    assert response.json()["state"]["scanned"] == 1
+    # What a browser sends for a plain form: a redirect, as before.
+    response = station.post(
+        reverse("admin:orders_order_scan"),
+        {"order": order.pk, "code": line.sku},
+        HTTP_ACCEPT="text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"{station_url()}?number={order.number}&line={line.pk}"
+    line.refresh_from_db()
+    assert line.quantity_scanned == 2
+
+
+def test_json_scans_until_every_item_is_scanned(station, order):
+    for line in order.lines.all():
+        for _unit in range(line.quantity):
+            body = scan_json(station, order, line.sku).json()
+    state = body["state"]
+    assert state["fully_scanned"] is True
+    assert all(line["fully_scanned"] for line in state["lines"])
+    auto = next(step for step in state["steps"] if not step["manual"])
+    assert auto["done"] is True and auto["state_text"] == "✓ passed automatically"
+    assert state["status_kind"] == "steps"
+    assert state["status_line"].startswith("All 4 items scanned. Still to do:")
+    assert state["progress"] == f"1/{sum(step['required'] for step in state['steps'])}"
+
+
+@pytest.mark.parametrize("kind", ["unknown", "stranger", "over"])
+def test_json_refusals_are_messages_and_count_nothing(station, order, warehouse_user, kind):
+    line = order.lines.first()
+    if kind == "over":
+        scan_json(station, order, line.sku)
+        scan_json(station, order, line.sku)
+        code, text = line.sku, f"Too many {line.sku}: all 2 already scanned. Nothing was counted; put it aside."
+    elif kind == "stranger":
+        stranger = ProductFactory()
+        code = stranger.barcode
+        text = f"{stranger.sku} ({stranger.name}) is not in order {order.number}. Nothing was counted; put it aside."
+    else:
+        code, text = "NO-SUCH-THING", "Unknown barcode or SKU “NO-SUCH-THING”. Nothing was counted."
+    before = scanned(order)
+    response = scan_json(station, order, code)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is False
+    assert body["message"] == {"text": text, "level": "error"}
+    assert body["redirect"] is None
+    assert lines_of(body) == before == scanned(order)
+    assert refusals(order) == [(code, text, warehouse_user)]
+
+
+def test_json_empty_enter_is_a_message_not_a_refused_scan(station, order):
+    body = scan_json(station, order, "  ").json()
+    assert body["message"] == {"text": "Nothing was scanned.", "level": "error"}
+    assert refusals(order) == []
+
+
+def test_json_scan_after_the_order_was_packed_goes_back_to_the_empty_station(station, order):
+    from tests.factories import order_to
+
+    order = order_to(order, OrderStatus.PACKED)
+    line = order.lines.first()
+    body = scan_json(station, order, line.sku).json()
+    refusal = f"Order {order.number} is Packed; items are scanned while it is Processing."
+    assert body["ok"] is False
+    assert body["message"] == {"text": refusal, "level": "error"}
+    assert body["state"] is None
+    assert body["redirect"] == station_url()
+    # The page the script goes to shows the refusal, as after a redirect.
+    assert texts(station.get(body["redirect"])) == [refusal]
+    line.refresh_from_db()
+    assert line.quantity_scanned == line.quantity
+
+
+def test_json_scan_for_a_missing_order(station):
+    body = post_json(station, "scan", {"order": "999999", "code": "X"}).json()
+    assert body["ok"] is False
+    assert body["redirect"] == station_url()
+    assert texts(station.get(station_url())) == ["That order no longer exists. Scan an order number."]
+
+
+def test_json_scan_of_another_order_number_goes_to_that_order(station, order):
+    other = OrderFactory(processing=True)
+    body = scan_json(station, order, other.number.lower()).json()
+    assert body["redirect"] == f"{station_url()}?number={other.number}"
+    assert body["message"] is None
+    body = scan_json(station, order, order.number).json()
+    assert body["redirect"] is None
+    assert body["message"] == {"text": f"Order {order.number} is open.", "level": "info"}
+    assert set(scanned(order).values()) == {0}
+
+
+def test_json_undo(station, order):
+    first, second = order.lines.order_by("pk")
+    scan_json(station, order, first.sku)
+    scan_json(station, order, second.sku)
+    body = post_json(station, "scan_undo", {"order": order.pk}).json()
+    assert body["message"] == {"text": f"Last scan undone: {second.sku} is now 0 of 2.", "level": "warning"}
+    assert lines_of(body) == {first.sku: 1, second.sku: 0}
+    assert body["state"]["highlighted_line"] == second.pk
+    post_json(station, "scan_undo", {"order": order.pk})
+    body = post_json(station, "scan_undo", {"order": order.pk}).json()
+    assert body["ok"] is False
+    assert body["message"] == {"text": f"There is no scan to undo on order {order.number}.", "level": "error"}
+    assert lines_of(body) == {first.sku: 0, second.sku: 0}
+
+
+def test_json_tick(station, order):
+    item = order.checklist_items.get(state=OrderStatus.PROCESSING, label="Items picked")
+    body = post_json(station, "packing_tick", {"order": order.pk, "item": item.pk}).json()
+    assert body["message"] == {"text": "“Items picked” ticked.", "level": "success"}
+    step = next(step for step in body["state"]["steps"] if step["id"] == item.pk)
+    assert step == {**step, "done": True, "can_tick": False, "manual": True, "state_text": "✓ ticked by warehouse"}
+    assert body["state"]["progress"].startswith("1/")
+    body = post_json(station, "packing_tick", {"order": order.pk, "item": item.pk}).json()
+    assert body["ok"] is False
+    assert body["message"]["text"] == "“Items picked” was already ticked by warehouse."
+    auto = order.checklist_items.get(state=OrderStatus.PROCESSING, predicate="all_items_scanned")
+    body = post_json(station, "packing_tick", {"order": order.pk, "item": auto.pk}).json()
+    assert "checked automatically" in body["message"]["text"]
+    body = post_json(station, "packing_tick", {"order": order.pk, "item": "²"}).json()
+    assert body["message"]["text"] == f"That step is not on order {order.number}."
+
+
+def test_json_advance_refused_in_place_then_packed(station, order):
+    body = post_json(station, "packing_advance", {"order": order.pk}).json()
+    assert body["ok"] is False and body["redirect"] is None
+    assert "Every item scanned at the packing station" in body["message"]["text"]
+    assert body["state"]["order"]["status"] == OrderStatus.PROCESSING
+    for line in order.lines.all():
+        for _unit in range(line.quantity):
+            scan_json(station, order, line.sku)
+    for item in order.checklist_items.filter(state=OrderStatus.PROCESSING, predicate=""):
+        body = post_json(station, "packing_tick", {"order": order.pk, "item": item.pk}).json()
+    assert body["state"]["status_kind"] == "ready"
+    assert body["state"]["can_advance"] is True
+    body = post_json(station, "packing_advance", {"order": order.pk}).json()
+    assert body["ok"] is True
+    assert body["redirect"] == station_url()
+    assert texts(station.get(station_url())) == [f"{order.number} packed. Scan the next order."]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PACKED
+
+
+@pytest.mark.parametrize("name", ["scan", "scan_undo", "packing_tick", "packing_advance"])
+def test_json_without_permission_is_a_json_403(client, service_user, order, name):
+    client.force_login(service_user)
+    response = post_json(client, name, {"order": order.pk, "code": order.lines.first().sku})
+    assert response.status_code == 403
+    body = response.json()
+    assert body["ok"] is False
+    assert body["message"] == {"text": "You do not have permission to scan items.", "level": "error"}
+    assert set(scanned(order).values()) == {0}
+
+
+def test_json_tick_without_the_tick_permission_is_a_json_403(client, order):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    scanner = UserFactory(username="scanner")
+    scanner.user_permissions.add(Permission.objects.get(codename="scan_items", content_type__app_label="orders"))
+    client.force_login(scanner)
+    assert scan_json(client, order, order.lines.first().sku).json()["ok"] is True
+    item = order.checklist_items.get(state=OrderStatus.PROCESSING, label="Items picked")
+    response = post_json(client, "packing_tick", {"order": order.pk, "item": item.pk})
+    assert response.status_code == 403
+    assert response.json()["message"]["level"] == "error"
+    assert "permission" in response.json()["message"]["text"]
+    item.refresh_from_db()
+    assert item.done_at is None
+
+
+def test_json_scan_with_a_nul_is_the_middlewares_json_400(station, order):
+    response = station.post(
+        reverse("admin:orders_order_scan"), {"order": order.pk, "code": "AB\x00C"}, HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.json()["error"]
+    assert set(scanned(order).values()) == {0}
+    assert refusals(order) == []
+
+
+def test_the_page_loads_the_script_and_has_the_places_it_updates(station, order):
+    page = station.get(station_url(), {"number": order.number}).content.decode()
+    assert "orders/packing.js" in page
+    for marker in ('id="packing-banners"', 'aria-live="assertive"', 'id="packing-log"', 'id="packing-status"'):
+        assert marker in page
+    for item in order.checklist_items.filter(state=OrderStatus.PROCESSING):
+        assert f'id="step-{item.pk}"' in page
+
+
+def test_json_scan_query_count_does_not_grow_with_lines(station):
+    small = OrderFactory(processing=True, lines=1, quantity=3)
+    large = OrderFactory(processing=True, lines=15, quantity=3)
+    for order in (small, large):  # a ticked step on each, so "ticked by" is read too
+        item = order.checklist_items.filter(state=OrderStatus.PROCESSING, predicate="").first()
+        services.checklist_tick(item=item, actor=None)
+    scan_json(station, small, small.lines.first().sku)  # warm up the session and caches
+
+    counts = []
+    for order in (small, large):
+        # The last line: the scan has the most lines to pass over.
+        line = order.lines.order_by("pk").last()
+        with CaptureQueriesContext(connection) as queries:
+            body = scan_json(station, order, line.sku).json()
+        assert body["ok"] is True, body
+        assert len(body["state"]["lines"]) == (1 if order == small else 15)
+        assert {entry["id"]: entry["quantity_scanned"] for entry in body["state"]["lines"]}[line.pk] >= 1
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
