@@ -44,8 +44,21 @@ messages: install-dev
 	$(PY) manage.py makemessages -l zh_Hant --ignore=.venv --ignore=tests --ignore=bench
 	$(PY) manage.py compilemessages -l zh_Hant --ignore=.venv
 
-# Needs DATABASE_URL pointing at a PostgreSQL database it may fill (see bench/).
+# Every admin page on 1,500,000 orders beside Django's stock ModelAdmin (bench/pages_bench.py;
+# results appended to bench/RESULTS.md). Needs DATABASE_URL pointing at a PostgreSQL database
+# it may fill once and keep, e.g. postgres://postgres@127.0.0.1:5432/fulfilment_bench.
+# BENCH_ARGS="--repeat 5 --only lookup" and so on.
 bench: install-dev
+	@case "$$DATABASE_URL" in \
+	  postgres://*|postgresql://*|pgsql://*) ;; \
+	  "") echo "make bench: set DATABASE_URL to a PostgreSQL database, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/fulfilment_bench make bench" >&2; exit 2 ;; \
+	  *) echo "make bench: DATABASE_URL must be a PostgreSQL URL (postgres://...), not $${DATABASE_URL%%:*}:..." >&2; exit 2 ;; \
+	esac
+	$(PY) -m bench.pages_bench $(BENCH_ARGS)
+
+# The customer-service searches alone (bench/search_bench.py; same DATABASE_URL).
+.PHONY: bench-search
+bench-search: install-dev
 	$(PY) -m bench.search_bench
 
 # Export, import and dashboard on a million orders (same DATABASE_URL; results in bench/RESULTS.md).
