@@ -466,6 +466,18 @@ class OrderEvent(models.Model):
                 name="event_shipped_created",
                 condition=Q(kind="transition", data__to="shipped"),
             ),
+            # The dashboard's scan counts: the scans and the refusals of a period, each
+            # counted from its own small index alone (never the events' rows).
+            models.Index(
+                fields=["created_at"],
+                name="event_scanned_created",
+                condition=Q(kind="scan", data__action="scan"),
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="event_refused_created",
+                condition=Q(kind="scan", data__action="refused"),
+            ),
         ]
 
     def __str__(self):

@@ -47,3 +47,79 @@ def test_every_dashboard_query_reads_orders_and_events_by_index(params):
             raw = cursor.fetchone()[0]
             plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
             assert scans_without_condition(plan) == [], (query["sql"], plan)
+
+
+# --- every read of the timeline is bounded by the period or by one order ---------------
+
+EVENTS = "orders_orderevent"
+# A condition on one of these keeps a read of the timeline to the period (created_at)
+# or to one order's events (order_id, the stays that started before the period).
+BOUNDING_COLUMNS = ("created_at", "order_id")
+
+
+def plan_nodes(node):
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def unbounded_event_reads(plan):
+    """Reads of the events table whose index condition names neither the period nor
+    an order: an index scan on kind alone would still read every event of that kind
+    ever recorded, although it has an index condition."""
+    found = []
+    for node in plan_nodes(plan):
+        if node.get("Relation Name") != EVENTS:
+            continue
+        conditions = " ".join(
+            [node.get("Index Cond", ""), node.get("Recheck Cond", "")]
+            + [child.get("Index Cond", "") for child in plan_nodes(node) if child is not node]
+        )
+        if not any(column in conditions for column in BOUNDING_COLUMNS):
+            found.append(f'{node["Node Type"]} on {EVENTS}: {conditions or "no condition"}')
+    return found
+
+
+def explained(sql):
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+        raw = cursor.fetchone()[0]
+    return (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
+
+
+def dashboard_queries(params):
+    _filterset, scope = dashboard.dashboard_scope(params)
+    with CaptureQueriesContext(connection) as captured:
+        dashboard.dashboard(scope, timezone.now())
+    return [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.parametrize("params", [{}, {"warehouse": "TPE"}, {"period": "last_month"}])
+def test_every_dashboard_read_of_the_timeline_is_bounded_by_the_period(params):
+    warehouse = WarehouseFactory(code="TPE")
+    OrderFactory(warehouse=warehouse, shipped=True)
+    scanning = OrderFactory(warehouse=warehouse, processing=True)
+    services.order_scan_refusal_record(order=scanning, code="X", reason="No", actor=None)
+    queries = dashboard_queries(params)
+    assert any(EVENTS in sql for sql in queries)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    for sql in queries:
+        plan = explained(sql)
+        assert scans_without_condition(plan) == [], (sql, plan)
+        assert unbounded_event_reads(plan) == [], (sql, plan)
+
+
+def test_the_scan_counts_read_their_partial_indexes():
+    """Scans and refusals are counted from event_scanned_created and
+    event_refused_created (0010), not from every scan event of the period."""
+    scanning = OrderFactory(processing=True)
+    services.order_scan_refusal_record(order=scanning, code="X", reason="No", actor=None)
+    _filterset, scope = dashboard.dashboard_scope({})
+    with CaptureQueriesContext(connection) as captured:
+        assert dashboard.scan_counts(scope) == {"scans": 0, "refused": 1}
+    (sql,) = [query["sql"] for query in captured.captured_queries]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    indexes = {node.get("Index Name") for node in plan_nodes(explained(sql))}
+    assert {"event_scanned_created", "event_refused_created"} <= indexes, indexes
