@@ -108,3 +108,13 @@ def test_a_request_after_the_server_dropped_the_connection_succeeds(client, monk
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="JIT compilation is PostgreSQL's")
+@pytest.mark.django_db
+def test_postgresql_connections_compile_no_jit():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
