@@ -115,7 +115,16 @@ def prefetch_stock(orders):
     inactive_codes = {pk: code for pk, code, is_active in warehouses if not is_active}
     warehouse_ids = set(active_ids) | (own_ids - set(inactive_codes))
     product_ids = {line.product_id for order in orders for line in order.lines.all()}
-    available = _available_stock(warehouse_ids, product_ids)
+    # What _available_stock() gives (StockLevel.available: on hand less reserved), read
+    # as plain values and unordered: no model instances, no join for the ordering.
+    available = {
+        (warehouse_id, product_id): on_hand - reserved
+        for warehouse_id, product_id, on_hand, reserved in StockLevel.objects.filter(
+            warehouse_id__in=warehouse_ids, product_id__in=product_ids
+        )
+        .order_by()
+        .values_list("warehouse_id", "product_id", "on_hand", "reserved")
+    }
     for order in orders:
         order._stock_snapshot = (active_ids, available, inactive_codes)
 

@@ -89,6 +89,12 @@ class Shipment(models.Model):
             models.Index(fields=["created_at", "id"], name="shipment_created"),
             models.Index(fields=["status", "created_at", "id"], name="shipment_status_created"),
             models.Index(fields=["carrier", "created_at", "id"], name="shipment_carrier_created"),
+            # The order list's carrier filter (shipping.admin.orders.CarrierFilter): is
+            # there a live shipment of this carrier for this order, answered from the
+            # index alone.
+            models.Index(
+                fields=["carrier", "order"], condition=~Q(status="cancelled"), name="shipment_live_carrier_order"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -2,6 +2,8 @@
 and the search, the count stops at a cap, a page that does not exist and parameters
 the list cannot use get a message (never an error page or a long query)."""
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.contrib.messages import get_messages
@@ -28,6 +30,11 @@ def as_user(client):
 
 def texts(response):
     return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def page_html(response):
+    """The page without its CSRF token (another each request)."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
 
 
 def chips(response):
@@ -236,3 +243,47 @@ def test_order_list_queries_do_not_grow_with_rows(as_user, manager, small_pages,
         counts.append(count)
     assert counts[0] == counts[1]
 
+
+
+def test_lean_rows_are_djangos_rows(as_user, manager, monkeypatch):
+    """OrderChangeList.lean_results renders the rows (checkboxes, the linked number
+    with the preserved filters, every column) exactly as Django's result_list tag."""
+    from orders.admin.orders import OrderChangeList
+
+    OrderFactory(customer=CustomerFactory(name="Ann <b>&amp; Co</b>"))
+    OrderFactory(processing=True)
+    OrderFactory(stock=0)
+    OrderFactory(packed=True)
+    OrderFactory(shipped=True, warehouse=WarehouseFactory(code="SOUTH", priority=5))
+    client = as_user(manager)
+    url = reverse(CHANGELIST)
+    for params in ({}, {"o": "-8.1"}, {"status__exact": "processing"}, {"q": "Ann"}):
+        lean = client.get(url, params)
+        assert lean.context["cl"].lean_results is not None
+        monkeypatch.setattr(OrderChangeList, "_lean_columns", lambda self: None)
+        stock = client.get(url, params)
+        monkeypatch.undo()
+        assert stock.context["cl"].lean_results is None
+        assert changelist_rows(lean)
+        html = page_html(lean)
+        assert '<table id="result_list">' in html
+        assert html.count('class="action-select"') == len(changelist_rows(lean))
+        assert html == page_html(stock)
+
+
+def test_list_progress_is_the_order_pages(as_user, manager):
+    """The list's progress column (selectors.list_checklist_progress) says what the
+    order's own checklist says (checklist_progress(checklist_rows(order)))."""
+    orders = [
+        OrderFactory(),
+        OrderFactory(stock=0),
+        OrderFactory(processing=True),
+        OrderFactory(packed=True),
+        OrderFactory(shipped=True),
+        OrderFactory(delivered=True),
+    ]
+    response = as_user(manager).get(reverse(CHANGELIST))
+    rows = {order.pk: order.admin_progress for order in changelist_rows(response)}
+    for order in orders:
+        page_order = selectors.order_for_page(order.pk)
+        assert rows[order.pk] == selectors.checklist_progress(selectors.checklist_rows(page_order)), order.status
