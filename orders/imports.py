@@ -246,29 +246,25 @@ class _Lookups:
             for customer in Customer.objects.filter(email__in=chunk).order_by("pk"):
                 self.customers.setdefault(customer.email, customer)
 
-
     def valid_country(self, code):
         """Whether `code` (upper case) is an ISO 3166-1 alpha-2 code, as the order
         services check it (asked once per code)."""
-        if code not in self.checked_countries:
-            try:
-                country_code(code)
-            except ValidationError:
-                self.checked_countries[code] = False
-            else:
-                self.checked_countries[code] = True
-        return self.checked_countries[code]
+        return self._valid(self.checked_countries, code, country_code)
 
     def valid_email(self, email):
         """Whether `email` is an address (asked once per address: customers repeat)."""
-        if email not in self.checked_emails:
+        return self._valid(self.checked_emails, email, validate_email)
+
+    @staticmethod
+    def _valid(checked, value, validator):
+        if value not in checked:
             try:
-                validate_email(email)
+                validator(value)
             except ValidationError:
-                self.checked_emails[email] = False
+                checked[value] = False
             else:
-                self.checked_emails[email] = True
-        return self.checked_emails[email]
+                checked[value] = True
+        return checked[value]
 
 
 register_import(OrderImporter.name, OrderImporter())

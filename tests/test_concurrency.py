@@ -1,11 +1,10 @@
 """Races between staff, with real threads and real transactions (issue 2, "Bad input
 and races"). Each thread has its own database connection and closes it at the end."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from inventory import services as stock
 from inventory.exceptions import InsufficientStock
@@ -26,37 +25,13 @@ from tests.factories import (
     tick_manual_steps,
     warehouse_user,
 )
-from tests.utils import ledger_mismatches, requires_postgresql
+from tests.utils import ledger_mismatches, race, requires_postgresql
 
 # serialized_rollback: the roles and default checklist come from data migrations,
 # which a transactional test's flush would otherwise leave empty.
 pytestmark = [requires_postgresql, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 S = OrderStatus
-
-
-def race(*calls, timeout=60):
-    """Start every call at the same moment, each in its own thread; return what each
-    returned or raised, in the order given."""
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=timeout)
-            outcomes[index] = ("ok", call())
-        except Exception as error:  # noqa: BLE001  (the outcome is what the test asserts)
-            outcomes[index] = ("error", error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return outcomes
 
 
 def new_order(lines, *, number):

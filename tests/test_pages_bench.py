@@ -9,13 +9,11 @@ removed afterwards, as in tests/test_reports_bench.py.
 """
 
 import pytest
-from django.db import connection
 
 from bench import pages_bench
 from bench import reports_bench as fill_bench
+from tests.bench_fill import ORDERS, committed_fill
 from tests.utils import ON_POSTGRESQL
-
-ORDERS = 400
 
 pytestmark = [
     pytest.mark.skipif(
@@ -26,33 +24,12 @@ pytestmark = [
     pytest.mark.django_db,
 ]
 
-FILL_TABLES = fill_bench.Fill.FILLED_TABLES + ["orders_customer", "inventory_product", "inventory_warehouse",
-                                               "shipping_carrier"]
-
-
-def _count(cursor, table):
-    cursor.execute(f"SELECT count(*) FROM {table}")
-    return cursor.fetchone()[0]
-
 
 @pytest.fixture(scope="module")
 def filled(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        with connection.cursor() as cursor:
-            leftovers = {table: _count(cursor, table) for table in FILL_TABLES if _count(cursor, table)}
-        assert not leftovers, f"the test database should start without these rows: {leftovers}"
-        try:
-            # Sixty days rather than two years, so that a few hundred orders still reach
-            # every state and recent ones are open (in Processing, to scan and print).
-            _seconds, job = fill_bench.fill(orders=ORDERS, span_days=60, verbose=False)
-            yield job
-        finally:
-            from django.contrib.auth.models import User
-
-            with connection.cursor() as cursor:
-                cursor.execute("DROP TABLE IF EXISTS bench_plan")
-                cursor.execute("TRUNCATE " + ", ".join(FILL_TABLES) + " CASCADE")
-            User.objects.filter(username__startswith=fill_bench.USER_PREFIX).delete()
+    """ORDERS orders filled (and committed) in the test database for this module."""
+    with django_db_blocker.unblock(), committed_fill(ORDERS) as job:
+        yield job
 
 
 def test_every_page_answers_with_rows(filled):

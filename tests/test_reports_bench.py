@@ -15,9 +15,9 @@ from django.db import connection
 
 from bench import reports_bench as bench
 from orders.phones import normalize_phone
+from tests.bench_fill import ORDERS, committed_fill, row_count
 from tests.utils import ON_POSTGRESQL
 
-ORDERS = 400
 
 requires_postgresql_bench = pytest.mark.skipif(
     not ON_POSTGRESQL,
@@ -25,34 +25,12 @@ requires_postgresql_bench = pytest.mark.skipif(
 )
 pytestmark = [requires_postgresql_bench, pytest.mark.django_db]
 
-FILL_TABLES = bench.Fill.FILLED_TABLES + ["orders_customer", "inventory_product", "inventory_warehouse",
-                                          "shipping_carrier"]
-
-
-def _count(cursor, table):
-    cursor.execute(f"SELECT count(*) FROM {table}")
-    return cursor.fetchone()[0]
-
 
 @pytest.fixture(scope="module")
 def filled(django_db_setup, django_db_blocker):
     """ORDERS orders filled (and committed) in the test database for this module."""
-    with django_db_blocker.unblock():
-        with connection.cursor() as cursor:
-            leftovers = {table: _count(cursor, table) for table in FILL_TABLES if _count(cursor, table)}
-        assert not leftovers, f"the test database should start without these rows: {leftovers}"
-        try:
-            # Sixty days rather than two years, so that a few hundred orders still
-            # reach every state, and recent ones are open.
-            _seconds, job = bench.fill(orders=ORDERS, span_days=60, verbose=False)
-            yield job
-        finally:
-            from django.contrib.auth.models import User
-
-            with connection.cursor() as cursor:
-                cursor.execute("DROP TABLE IF EXISTS bench_plan")
-                cursor.execute("TRUNCATE " + ", ".join(FILL_TABLES) + " CASCADE")
-            User.objects.filter(username__startswith=bench.USER_PREFIX).delete()
+    with django_db_blocker.unblock(), committed_fill(ORDERS) as job:
+        yield job
 
 
 def test_fill_is_consistent(filled):
@@ -94,7 +72,7 @@ def test_a_second_fill_adds_nothing(filled):
 @pytest.mark.parametrize("kind, table", [("orders", "orders_order"), ("order-lines", "orders_orderline")])
 def test_export_is_measured_beside_copy(filled, tmp_path, kind, table):
     with connection.cursor() as cursor:
-        expected = _count(cursor, table)
+        expected = row_count(cursor, table)
     ours = bench.measure_export(kind, tmp_path / "export.csv")
     assert ours["rows"] == expected
     assert ours["seconds"] > 0 and ours["rows_per_s"] > 0 and ours["peak_mb"] > 0

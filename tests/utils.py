@@ -1,3 +1,5 @@
+import threading
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -97,3 +99,27 @@ def full_scans(node, tables=SEARCHED_TABLES):
     for child in node.get("Plans", []):
         found.extend(full_scans(child, tables))
     return found
+
+
+def race(*calls, timeout=60):
+    """Start every call at the same moment, each in its own thread; return what each
+    returned or raised, in the order given."""
+    barrier = threading.Barrier(len(calls))
+    outcomes = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait(timeout=timeout)
+            outcomes[index] = ("ok", call())
+        except Exception as error:  # noqa: BLE001  (the outcome is what the test asserts)
+            outcomes[index] = ("error", error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
+    return outcomes

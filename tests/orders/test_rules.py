@@ -44,7 +44,7 @@ from tests.factories import (
     tick_manual_steps,
 )
 from tests.orders.test_imports import csv_file, errors_of, order_row
-from tests.utils import ON_POSTGRESQL
+from tests.utils import ON_POSTGRESQL, race
 
 S = OrderStatus
 STEPS = reverse("admin:orders_checkliststep_changelist")
@@ -816,23 +816,12 @@ def test_two_transactions_creating_the_same_number_at_once_give_one_order_and_th
         return found
 
     monkeypatch.setattr(services, "_existing_numbers", existing_numbers)
-    outcomes = [None, None]
-
-    def create_in_thread(index):
-        try:
-            orders = services.orders_create_many(specs=[spec(f"OTHER-{index}", product), spec("SAME", product)])
-            outcomes[index] = ("ok", orders)
-        except Exception as error:  # noqa: BLE001  (the outcome is what the test asserts)
-            outcomes[index] = ("error", error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=create_in_thread, args=(index,)) for index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
+    outcomes = race(
+        *(
+            lambda index=index: services.orders_create_many(specs=[spec(f"OTHER-{index}", product), spec("SAME", product)])
+            for index in range(2)
+        )
+    )
     assert sorted(kind for kind, _value in outcomes) == ["error", "ok"], outcomes
     error = next(value for kind, value in outcomes if kind == "error")
     assert isinstance(error, WorkflowError) and str(error) == "Order number SAME already exists."
