@@ -41,6 +41,7 @@ from ..selectors import (
     checklist_rows,
     list_checklist_progress,
     AT_LEAST,
+    UNCOUNTED,
     ESTIMATE,
     EXACT,
     FINISHED_COUNT_CAP,
@@ -49,6 +50,9 @@ from ..selectors import (
     order_status_counts,
 )
 from ..services import ADDRESS_FIELDS, REASON_MAX_LENGTH
+
+
+STATUS_LABELS = dict(OrderStatus.choices)
 
 
 def status_badge(status, label):
@@ -253,7 +257,9 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_display(self, order):
-        return status_badge(order.status, order.get_status_display())
+        # The label by value, not get_status_display(): that builds a dict of every
+        # choice (each label translated to be hashed) for every row.
+        return status_badge(order.status, STATUS_LABELS.get(order.status, order.status))
 
     @admin.display(description=gettext_lazy("checklist"))
     def progress_display(self, order):
@@ -372,12 +378,13 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
             titles = {
                 AT_LEAST: _("At least %(count)s: counted up to %(count)s, there are more.") % {"count": text},
                 ESTIMATE: _("About %(count)s: the database's estimate, not a count.") % {"count": text},
+                UNCOUNTED: _("Not counted: too many of these orders to check against the filters quickly."),
             }
             return {
                 "status": status,
                 "label": label,
                 "count": count,
-                "text": {AT_LEAST: f"{text}+", ESTIMATE: f"≈ {text}"}.get(kind, text),
+                "text": {AT_LEAST: f"{text}+", ESTIMATE: f"≈ {text}", UNCOUNTED: "–"}.get(kind, text),
                 "kind": kind,
                 "title": titles.get(kind, ""),
                 **extra,
@@ -389,7 +396,8 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
                 "",
                 _("All"),
                 sum(count for count, _kind in counts.values()),
-                ESTIMATE if ESTIMATE in kinds else AT_LEAST if AT_LEAST in kinds else EXACT,
+                # Not counted orders are some more: the sum is at least what was counted.
+                ESTIMATE if ESTIMATE in kinds else AT_LEAST if kinds & {AT_LEAST, UNCOUNTED} else EXACT,
                 url="?" + params.urlencode(),
                 active=not current,
             )
