@@ -35,7 +35,8 @@ def country_code(value):
 
 
 def status_label(status):
-    return OrderStatus(status).label if status in OrderStatus.values else (status or "")
+    member = _STATUSES.get(status)
+    return member.label if member is not None else (status or "")
 
 
 class OrderStatus(models.TextChoices):
@@ -57,6 +58,9 @@ def workflow_order(field):
         *(models.When(**{field: status}, then=models.Value(index)) for index, status in enumerate(OrderStatus.values)),
         output_field=models.IntegerField(),
     )
+
+
+_STATUSES = {member.value: member for member in OrderStatus}
 
 
 class PaymentStatus(models.TextChoices):

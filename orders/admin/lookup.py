@@ -7,15 +7,24 @@ controls post to the order page's existing action views (admin_views.py) with a
 `next` field, so the person comes back here, to the same search, afterwards.
 """
 
+from html import escape as html_escape
+from urllib.parse import quote as url_quote
+
+from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
+from django.middleware.csrf import get_token
+from django.utils.formats import number_format
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.timezone import localtime
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from common.permissions import has_permission
 
 from .. import workflow
+from ..models import DeliveryMethod, OrderStatus, PaymentStatus
 from ..selectors import (
     LOOKUP_CUSTOMER_LIMIT,
     LOOKUP_ORDER_LIMIT,
@@ -80,9 +89,13 @@ class CustomerLookupAdminMixin:
         lookup_url = reverse("%s:%s_%s_lookup" % ((self.admin_site.name,) + info))
         perms = workflow.user_permissions(request.user)
         customers = []
+        # Where the action views send the person back to: this search, from the top,
+        # so that the message about the action is in view.
+        back_url = f"{lookup_url}?{urlencode({'q': term})}"
         if result is not None:
             changelist = reverse("%s:%s_%s_changelist" % ((self.admin_site.name,) + info))
             labels = control_labels()
+            render = OrderRowRenderer(request, self.admin_site.name, self.opts, back_url, REASON_MAX_LENGTH)
             # With one order on the screen, or the one the search named, its actions start open.
             single = len(result.customers) == 1 and len(result.customers[0].lookup_orders) == 1
             for customer in result.customers:
@@ -91,11 +104,12 @@ class CustomerLookupAdminMixin:
                         "customer": customer,
                         "orders_url": f"{changelist}?{urlencode({'customer__id__exact': customer.pk})}",
                         "orders": [
-                            self._lookup_row(order, perms, labels, result.matched_order_ids, single)
+                            render(self._lookup_row(order, perms, labels, result.matched_order_ids, single))
                             for order in customer.lookup_orders
                         ],
                     }
                 )
+                customers[-1]["html"] = render.customer(customers[-1])
         context = {
             **self.admin_site.each_context(request),
             "title": _("Find a customer or order"),
@@ -109,9 +123,7 @@ class CustomerLookupAdminMixin:
             "customer_limit": self.lookup_customer_limit,
             "max_length": SEARCH_MAX_LENGTH,
             "reason_max_length": REASON_MAX_LENGTH,
-            # Where the action views send the person back to: this search, from the
-            # top, so that the message about the action is in view.
-            "back_url": f"{lookup_url}?{urlencode({'q': term})}",
+            "back_url": back_url,
             "media": self.media,
         }
         request.current_app = self.admin_site.name
@@ -129,3 +141,241 @@ class CustomerLookupAdminMixin:
             "has_controls": any(controls.values()),
             "control_labels": [label for code, label in labels if controls[code]],
         }
+
+
+_BREAK = "\n        "
+
+
+def _e(value):
+    """conditional_escape() without its lazy-string wrapper (a tenth of its cost):
+    safe HTML as it is, anything else escaped."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html_escape(str(value))
+
+
+def _minute(moment):
+    """What the template filter date:"Y-m-d H:i" shows, in the current time zone."""
+    return localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+class OrderRowRenderer:
+    """The HTML of one order of the lookup (a <tbody>: its details, and its action
+    forms), written in Python rather than by an included template: a name search
+    shows up to 20 customers with 10 orders each, and the template engine took
+    0.7 ms an order (a URL, a CSRF field and a dozen translations each), most of
+    the page's time. What does not change between rows (URL patterns, labels, the
+    CSRF field) is worked out once per page; every value is escaped (_e)."""
+
+    _MARK = "0123456789876543210"
+    _ACTIONS = ("change", "hold", "resume", "cancel", "address", "mark_paid", "note")
+
+    def __init__(self, request, admin_site_name, opts, back_url, reason_max_length):
+        info = opts.app_label, opts.model_name
+        self.urls = {}
+        for action in self._ACTIONS:
+            url = reverse(f"{admin_site_name}:%s_%s_{action}" % info, args=[self._MARK])
+            self.urls[action] = _e(url).split(self._MARK)
+        self.hidden = (
+            f'<input type="hidden" name="csrfmiddlewaretoken" value="{_e(get_token(request))}">'
+            f"\n          "
+            f'<input type="hidden" name="next" value="{_e(back_url)}">'
+        )
+        self.back_query = _e(url_quote(back_url, safe=""))
+        self.reason_max = _e(reason_max_length)
+        self.labels = {
+            name: {value: _e(label) for value, label in choices.choices}
+            for name, choices in (("status", OrderStatus), ("payment", PaymentStatus), ("delivery", DeliveryMethod))
+        }
+        self.text = {
+            key: _e(text)
+            for key, text in {
+                "found": _("matches your search"),
+                "not_shipped": _("Not shipped yet"),
+                "already_shipped": _("Already shipped — request a return instead."),
+                "hold_placeholder": _("Reason for the hold"),
+                "hold": _("Put on hold"),
+                "resume": _("Resume"),
+                "cancel_placeholder": _("Reason for cancelling"),
+                "cancel": _("Cancel order"),
+                "address": _("Correct shipping address"),
+                "mark_paid": _("Mark paid"),
+                "note_placeholder": _("Note"),
+                "note": _("Add note"),
+            }.items()
+        }
+        self.system = _("system")
+        # Translated once per page, filled in per row.
+        self.formats = {
+            "who_when": _("%(who)s, %(when)s"),
+            "hold_label": _("Reason to put %(number)s on hold"),
+            "cancel_label": _("Reason to cancel %(number)s"),
+            "note_label": _("Note on %(number)s"),
+            "actions": _("Actions for %(number)s"),
+        }
+
+    def url(self, action, pk):
+        head, tail = self.urls[action]
+        return f"{head}{_e(quote(pk))}{tail}"
+
+    def __call__(self, row):
+        """`row` (from _lookup_row) with its HTML as row["html"]."""
+        row["html"] = mark_safe(self._html(row))
+        return row
+
+    def _html(self, row):
+        order, text, labels = row["order"], self.text, self.labels
+        found = f'<span class="lookup-order__found">{text["found"]}</span>' if row["matched"] else ""
+        parts = [
+            f'<tbody id="order-{order.pk}" class="lookup-order{" lookup-order--matched" if row["matched"] else ""}">\n'
+            f'  <tr class="lookup-order__info">\n    <th scope="row">\n'
+            f'      <a class="lookup-order__number" href="{self.url("change", order.pk)}">{_e(order.number)}</a>\n'
+            f"      {found}\n    </th>\n"
+            f'    <td>\n      <span class="order-badge order-badge--{_e(order.status)}">'
+            f"{labels['status'].get(order.status) or _e(order.status)}</span>\n"
+            f'      <span class="order-badge order-badge--payment-{_e(order.payment_status)}">'
+            f"{labels['payment'].get(order.payment_status) or _e(order.payment_status)}</span>\n    </td>\n"
+            f'    <td class="order-nowrap">{_minute(order.placed_at)}</td>\n'
+            f'    <td class="order-total">{_e(order.currency)} {_e(number_format(order.total, 2, force_grouping=True))}</td>\n'
+            f"    <td>\n      {_e(order.ship_name)}, {_e(order.ship_city)}\n"
+            f'      <div class="order-muted">'
+            f"{labels['delivery'].get(order.delivery_method) or _e(order.delivery_method)}</div>\n    </td>\n"
+        ]
+        event = row["latest_event"]
+        if event is not None:
+            who = event.actor if event.actor is not None else self.system
+            when = self.formats["who_when"] % {"who": who, "when": _minute(event.created_at)}
+            parts.append(
+                f'    <td class="lookup-order__event">\n      {_e(event.describe())}\n'
+                f'      <div class="order-muted">{_e(when)}</div>\n    </td>\n'
+            )
+        else:
+            parts.append('    <td class="lookup-order__event">\n      —\n    </td>\n')
+        shipments = []
+        for shipment in row["shipments"]:
+            number, url = _e(shipment.tracking_number), shipment.tracking_url
+            if url:
+                number = f'<a href="{_e(url)}" target="_blank" rel="noopener noreferrer">{number}</a>'
+            shipments.append(
+                f'<div class="lookup-shipment">\n          {_e(shipment.carrier.name)}\n          {number}\n'
+                f'          <span class="order-badge order-badge--shipment-{_e(shipment.status)}">'
+                f"{self._shipment_status(shipment)}</span>\n        </div>"
+            )
+        if not shipments:
+            shipments = [f'<span class="order-muted">{text["not_shipped"]}</span>']
+        parts.append(f"    <td>\n      {_BREAK.join(shipments)}\n    </td>\n  </tr>\n")
+        if row["has_controls"]:
+            parts.append(self._actions(row, order))
+        parts.append("</tbody>")
+        return "".join(parts)
+
+    def customer(self, entry):
+        """The HTML of one customer's section: contact details and the orders
+        (entry["orders"], rows already rendered by this renderer)."""
+        if "headers" not in self.text:
+            names = [_("Order"), _("Status"), _("Placed"), _("Total"), _("Ship to"), _("Latest event"), _("Shipments")]
+            numeric = ' class="order-num"'
+            cells = [
+                f'<th scope="col"{numeric if index == 3 else ""}>{_e(name)}</th>' for index, name in enumerate(names)
+            ]
+            self.text["headers"] = "\n          ".join(cells)
+            self.text["contact"] = [_e(name) for name in (_("E-mail"), _("Phone"), _("Language"), _("Orders"))]
+            self.text["no_orders"] = _e(_("This customer has no orders."))
+            self.formats["showing"] = _("Showing %(shown)s of %(total)s orders (the newest, and any your search found).")
+            self.formats["see_all"] = _("See all %(total)s orders in the order list")
+            self.labels["language"] = {value: _e(label) for value, label in type(entry["customer"]).Language.choices}
+        customer, text = entry["customer"], self.text
+        pk = customer.pk
+        email = f'<a href="mailto:{_e(customer.email)}">{_e(customer.email)}</a>' if customer.email else "—"
+        phone = f'<a href="tel:{_e(customer.phone_digits)}">{_e(customer.phone)}</a>' if customer.phone else "—"
+        language = self.labels["language"].get(customer.language) or _e(customer.language)
+        values = [email, phone, language, _e(customer.order_count)]
+        contact = "\n    ".join(
+            f"<div><dt>{label}</dt><dd>{value}</dd></div>" for label, value in zip(text["contact"], values)
+        )
+        parts = [
+            f'<section class="module lookup-customer" id="customer-{pk}" aria-labelledby="customer-{pk}-name">\n'
+            f'  <h2 id="customer-{pk}-name">{_e(customer.name)}</h2>\n'
+            f'  <dl class="lookup-contact">\n    {contact}\n  </dl>\n'
+        ]
+        if entry["orders"]:
+            rows = "\n      ".join(row["html"] for row in entry["orders"])
+            parts.append(
+                f'  <table class="lookup-orders">\n      <thead>\n        <tr>\n          {text["headers"]}\n'
+                f"        </tr>\n      </thead>\n      {rows}\n    </table>\n"
+            )
+            if customer.more_orders:
+                showing = self.formats["showing"] % {"shown": len(entry["orders"]), "total": customer.order_count}
+                see_all = self.formats["see_all"] % {"total": customer.order_count}
+                parts.append(
+                    f'    <p class="lookup-more-orders">\n      {_e(showing)}\n'
+                    f'      <a href="{_e(entry["orders_url"])}">{_e(see_all)}</a>\n    </p>\n'
+                )
+        else:
+            parts.append(f'    <p class="lookup-more-orders">{text["no_orders"]}</p>\n')
+        parts.append("</section>")
+        return mark_safe("".join(parts))
+
+    def _shipment_status(self, shipment):
+        """shipment.get_status_display(), escaped, from labels read once a page (that
+        method builds a dict of every choice each time; the shipping app's model is
+        not imported here)."""
+        if "shipment" not in self.labels:
+            choices = type(shipment)._meta.get_field("status").flatchoices
+            self.labels["shipment"] = {value: _e(label) for value, label in choices}
+        return self.labels["shipment"].get(shipment.status) or _e(shipment.status)
+
+    def _form(self, action, pk, body, css="lookup-action"):
+        return (
+            f'<form method="post" action="{self.url(action, pk)}" class="{css}">{self.hidden}\n'
+            f"          {body}\n        </form>"
+        )
+
+    def _input(self, name, maxlength, placeholder, label):
+        return (
+            f'<input type="text" name="{name}" required maxlength="{maxlength}" placeholder="{placeholder}" '
+            f'aria-label="{_e(label)}">'
+        )
+
+    @staticmethod
+    def _button(label, css="button"):
+        return f'<button type="submit" class="{css}">{label}</button>'
+
+    def _actions(self, row, order):
+        controls, text, pk, number = row["controls"], self.text, order.pk, order.number
+        forms = []
+        if controls["hold"]:
+            label = self.formats["hold_label"] % {"number": number}
+            reason = self._input("reason", self.reason_max, text["hold_placeholder"], label)
+            forms.append(self._form("hold", pk, f"{reason}\n          {self._button(text['hold'])}"))
+        if controls["resume"]:
+            forms.append(self._form("resume", pk, self._button(text["resume"])))
+        if controls["cancel"]:
+            label = self.formats["cancel_label"] % {"number": number}
+            reason = self._input("reason", self.reason_max, text["cancel_placeholder"], label)
+            button = self._button(text["cancel"], "button order-button--danger")
+            forms.append(self._form("cancel", pk, f"{reason}\n          {button}"))
+        if controls["address"]:
+            forms.append(
+                f'<a class="button lookup-action" href="{self.url("address", pk)}?next={self.back_query}">'
+                f"{text['address']}</a>"
+            )
+        if controls["mark_paid"]:
+            forms.append(self._form("mark_paid", pk, self._button(text["mark_paid"])))
+        if controls["note"]:
+            note = self._input("text", 2000, text["note_placeholder"], self.formats["note_label"] % {"number": number})
+            body = f"{note}\n          {self._button(text['note'])}"
+            forms.append(self._form("note", pk, body, css="lookup-action lookup-action--note"))
+        head = _e(self.formats["actions"] % {"number": number})
+        summary = [f'<span class="lookup-summary__head">{head}</span>']
+        if row["control_labels"]:
+            summary.append(f'<span class="lookup-summary__list">{_e(" · ".join(row["control_labels"]))}</span>')
+        if controls["already_shipped"]:
+            summary.append(f'<span class="lookup-action__why">{text["already_shipped"]}</span>')
+        return (
+            f'  <tr class="lookup-order__actions">\n    <td colspan="7">\n'
+            f'      <details{" open" if row["open"] else ""}>\n      <summary>\n'
+            f"        {_BREAK.join(summary)}\n      </summary>\n"
+            f'      <div class="lookup-action-forms">\n        {_BREAK.join(forms)}\n      </div>\n'
+            f"      </details>\n    </td>\n  </tr>\n"
+        )

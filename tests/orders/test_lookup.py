@@ -3,12 +3,14 @@ bad input, what each role may do from it, actions that come back to the search,
 and a query count that does not grow with customers, orders, events or shipments."""
 
 import json
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -140,6 +142,39 @@ def test_each_order_shows_status_date_total_latest_event_and_shipments(client, s
     assert f"TWD {order.total:,.2f}" in html
     assert timezone.localtime(order.placed_at).strftime("%Y-%m-%d %H:%M") in html
     assert reverse("admin:orders_order_change", args=[order.pk]) in html
+
+
+def test_what_customers_and_staff_typed_is_shown_escaped(client, service_user):
+    # The rows are written in Python (OrderRowRenderer), not by the template engine:
+    # every value must still be escaped.
+    bad = "<script>alert(1)</script>"
+    customer = CustomerFactory(name=f"Wang {bad}", email="wang@example.com")
+    order = OrderFactory(customer=customer, ship_city=f"Taipei {bad}")
+    services.order_add_note(order=order, actor=service_user, text=f"Called {bad}")
+    client.force_login(service_user)
+    html = lookup(client, "wang@example.com").content.decode()
+    assert "<script>" not in html
+    for shown in (f"Wang {bad}", f"Taipei {bad}", f"Called {bad}"):  # name, city, latest note
+        assert shown.replace("<", "&lt;").replace(">", "&gt;") in html
+
+
+def test_the_forms_carry_the_csrf_token_and_the_way_back(service_user, lin):
+    # With CSRF checks on, as in a browser: a form of the page, posted as it is, works.
+    order = OrderFactory(customer=lin)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(service_user)
+    html = lookup(browser, lin.email).content.decode()
+    forms = dict(re.findall(r'<form method="post" action="([^"]+)" class="[^"]+">(.*?)</form>', html, re.S))
+    assert set(forms) >= {action_url("hold", order), action_url("cancel", order), action_url("note", order)}
+    hold = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)">', forms[action_url("hold", order)]))
+    assert hold["next"] == lookup_url(lin.email).replace("&", "&amp;")
+    response = browser.post(
+        action_url("hold", order),
+        {"csrfmiddlewaretoken": hold["csrfmiddlewaretoken"], "next": lookup_url(lin.email), "reason": "Caller asked"},
+    )
+    assert response.status_code == 302 and response["Location"] == lookup_url(lin.email)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ON_HOLD
 
 
 # --- bad input --------------------------------------------------------------------
