@@ -305,7 +305,7 @@ def _order_page_rows(response):
 class Page:
     name: str
     url: str
-    group: str = "page"  # page | scan | stock
+    group: str = "page"  # page | scan | stock | background (the last two have no goal)
     rows: object = _changelist_rows
     goal_ms: float = PAGE_GOAL_MS
     method: str = "get"
@@ -373,7 +373,13 @@ def pages(values):
     add(Page("shipments", _url("admin:shipping_shipment_changelist")))
     add(Page("shipments: search tracking number", _url("admin:shipping_shipment_changelist", q=v["tracking"])))
     add(Page("checklist steps", _url("admin:orders_checkliststep_changelist")))
+    # The period's figures are worked out in the background (orders.dashboard): the page
+    # shows them as last worked out. The second row is that working-out itself, run
+    # within the request as the immediate backend does (the bench's settings).
     add(Page("dashboard", _url("admin:orders_order_dashboard"), rows=_dashboard_rows))
+    add(Page("dashboard: the period's figures worked out (task worker, no page waits for it)",
+             _url("admin:orders_order_dashboard"), group="background", rows=_dashboard_rows,
+             prepare=_forget_period_figures))
     stock = f"{STOCK_SITE_NAME}:orders_order_changelist"
     add(Page("stock admin: order list", _url(stock), group="stock"))
     add(Page("stock admin: status processing", _url(stock, status__exact="processing"), group="stock"))
@@ -387,6 +393,22 @@ STOCK_PAIRS = [
     ("order list, status filter", "order list: status processing", "stock admin: status processing"),
     ("order list, e-mail search", "order list: search e-mail", "stock admin: search e-mail"),
 ]
+
+
+def _forget_period_figures():
+    """Before each request: no figures kept, so that the page works them out."""
+    from orders.models import DashboardSnapshot
+
+    DashboardSnapshot.objects.all().delete()
+    return {}, _worked_out_rows
+
+
+def _worked_out_rows(response):
+    """The stays counted, when the page worked out the period's figures (else None: a failure)."""
+    figures = (response.context_data or {}).get("figures")
+    if figures is None or figures.stays is None:
+        return None
+    return sum(row["stays"] for row in figures.stays)
 
 
 def _prepare_scan():
@@ -521,6 +543,15 @@ def measure_pages(*, repeat=3, only=None, values=None, user=None, verbose=True):
 # --- report ------------------------------------------------------------------------------------
 
 
+# Measured beside the pages, without a goal of their own: the stock admin (for the
+# ratio) and the work the dashboard leaves to the task worker.
+NO_GOAL_GROUPS = {"stock", "background"}
+
+
+def _has_goal(found):
+    return found["group"] not in NO_GOAL_GROUPS
+
+
 def _met(found):
     return "error" not in found and found["median_ms"] < found["goal_ms"]
 
@@ -551,11 +582,11 @@ def print_table(results):
     width = max(len(r["name"]) for r in results)
     print(f"\n{'page':{width}}  {'ms median (min–max)':>24}  {'queries':>7}  goal     met  slowest query")
     for r in results:
-        goal = f"< {r['goal_ms']:.0f} ms" if r["group"] != "stock" else "–"
+        goal = f"< {r['goal_ms']:.0f} ms" if _has_goal(r) else "–"
         if "error" in r:
             print(f"{r['name']:{width}}  {'FAILED':>24}  {'':>7}  {goal:7}  no   {r['error']}")
             continue
-        met = "–" if r["group"] == "stock" else ("yes" if _met(r) else "NO")
+        met = ("yes" if _met(r) else "NO") if _has_goal(r) else "–"
         print(f"{r['name']:{width}}  {_figures(r):>24}  {r['queries']:>7}  {goal:7}  {met:3}  "
               f"{r['slowest_ms']:,.1f} ms {r['slowest_sql']}")
     for label, ours, stock, ratio in ratio_rows(results):
@@ -598,11 +629,11 @@ def write_results(path, *, info, counts, results, fill_note, repeat, label, comm
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        goal = f"< {r['goal_ms']:.0f} ms" if r["group"] != "stock" else "–"
+        goal = f"< {r['goal_ms']:.0f} ms" if _has_goal(r) else "–"
         if "error" in r:
             section.append(f"| {_cell(r['name'])} | failed: {_cell(r['error'])} | | | | {goal} | **no** | |")
             continue
-        met = "–" if r["group"] == "stock" else ("yes" if _met(r) else "**no**")
+        met = ("yes" if _met(r) else "**no**") if _has_goal(r) else "–"
         section.append(
             f"| {_cell(r['name'])} | {_figures(r)} | {r['queries']} | {r['rows']} | "
             f"{r['slowest_ms']:,.1f} ms `{_cell(r['slowest_sql'])}` | {goal} | {met} | {r['load']:.1f} |")
@@ -612,7 +643,7 @@ def write_results(path, *, info, counts, results, fill_note, repeat, label, comm
         for label_, ours, stock, ratio in ratios:
             met = "yes" if ratio and ratio >= STOCK_RATIO_GOAL else "**no**"
             section.append(f"| {label_} | {stock:,.1f} | {ours:,.1f} | {ratio:.2f}× | ≥ {STOCK_RATIO_GOAL:.0f}× | {met} |")
-    timed = [r for r in results if "error" not in r and r["group"] != "stock"]
+    timed = [r for r in results if "error" not in r and _has_goal(r)]
     missed = [r for r in timed if not _met(r)]
     failed = [r for r in results if "error" in r]
     loads = [r["load"] for r in results if "load" in r]

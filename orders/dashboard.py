@@ -6,6 +6,11 @@ for ten orders or a million, and only the small result tables reach Python. The
 queries read a period of the timeline through the (kind, created_at) index and a
 period of orders through the placed_at index, never the whole history.
 
+The figures about the period (time in each state, orders per day, the rates) are
+the exception to "on every visit": they read the whole period (seconds at 1.5
+million orders), so the page shows them as last worked out in the background, at
+most PERIOD_MAX_AGE old (cached_period_figures); the downloads read them exactly.
+
 Which orders a figure covers is parsed by the report FilterSet (since, until, period,
 warehouse), so the dashboard and the exports agree on "the orders of this period".
 """
@@ -405,24 +410,141 @@ def low_stock(scope, limit):
     return list(rows if limit is None else rows[: limit + 1])
 
 
+# --- the period's figures, worked out in the background ---------------------------------
+# The figures about the period read every order placed and every state change and
+# scan in it: at 1.5 million orders, 30 days are 100,000 orders and 470,000 state
+# changes, two seconds for the time in each state alone, too slow for a page that
+# should answer in 50 ms. The page shows them as last worked out instead (one
+# DashboardSnapshot per period and warehouse) and asks for them again when they are
+# older than PERIOD_MAX_AGE: the task (orders.tasks.refresh_period_figures) runs in
+# the worker, or within the request on the immediate backend. Figures asked for and
+# not ready after PERIOD_RETRY_AFTER (a worker that died) are asked for again. What
+# is about now (orders in each state, the oldest open, low stock) is read on every
+# visit, and the CSV downloads work everything out on the spot.
+PERIOD_MAX_AGE = timedelta(minutes=10)
+PERIOD_RETRY_AFTER = timedelta(minutes=5)
+# A snapshot not worked out for a day is of a scope nobody looks at any more.
+PERIOD_FORGET_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    stays: list | None  # as stay_times(); all None while the first working-out is under way
+    daily: list | None  # as daily_orders()
+    scans: dict | None  # as scan_counts()
+    as_of: datetime | None = None
+    fresh: bool = False
+
+
+def _period_key(scope):
+    warehouse = scope.warehouse.pk if scope.warehouse else "-"
+    return f"period:{scope.since.isoformat()}:{scope.until.isoformat()}:{warehouse}"
+
+
+def _period_values(scope):
+    """The filter values that give `scope` again (for the task)."""
+    values = {"since": scope.since.isoformat(), "until": scope.until.isoformat()}
+    if scope.warehouse:
+        values["warehouse"] = scope.warehouse.code
+    return values
+
+
+def _period_data(scope):
+    """stay_times(), daily_orders() and scan_counts() as JSON."""
+    stays = [
+        {
+            "status": row["status"],
+            "stays": row["stays"],
+            "median": row["median"].total_seconds() if row["stays"] else None,
+            "p90": row["p90"].total_seconds() if row["stays"] else None,
+        }
+        for row in stay_times(scope)
+    ]
+    daily = [{**row, "day": row["day"].isoformat()} for row in daily_orders(scope)]
+    return {"stays": stays, "daily": daily, "scans": scan_counts(scope)}
+
+
+def _period_figures(data, as_of, fresh):
+    found = {row["status"]: row for row in data["stays"]}
+    stays = []
+    for status in STATES_WITH_STAYS:
+        row = found.get(status.value, {})
+        count = row.get("stays", 0)
+        stays.append(
+            {
+                "status": status.value,
+                "label": status.label,
+                "stays": count,
+                "median": timedelta(seconds=row["median"]) if count else None,
+                "p90": timedelta(seconds=row["p90"]) if count else None,
+            }
+        )
+    daily = [{**row, "day": date.fromisoformat(row["day"])} for row in data["daily"]]
+    return PeriodFigures(stays=stays, daily=daily, scans=dict(data["scans"]), as_of=as_of, fresh=fresh)
+
+
+def refresh_period_figures(values):
+    """Work out the period's figures for the filter `values` and keep them (the
+    task's body). Values that no longer parse (a warehouse since deleted) keep nothing."""
+    _filterset, scope = dashboard_scope(values)
+    if scope is None:
+        return
+    from . import services
+
+    started = timezone.now()
+    services.dashboard_snapshot_save(
+        key=_period_key(scope),
+        data=_period_data(scope),
+        computed_at=started,
+        forget_before=started - PERIOD_FORGET_AFTER,
+    )
+
+
+def cached_period_figures(scope, now):
+    """The period's figures for `scope` as last worked out (PeriodFigures), asking
+    for them to be worked out again when older than PERIOD_MAX_AGE. One query when
+    they are fresh."""
+    from . import services, tasks
+    from .models import DashboardSnapshot
+
+    key = _period_key(scope)
+
+    def kept():
+        return DashboardSnapshot.objects.filter(key=key).values_list("data", "computed_at").first()
+
+    def is_fresh(found):
+        return found is not None and found[1] is not None and found[1] >= now - PERIOD_MAX_AGE
+
+    found = kept()
+    if not is_fresh(found) and services.dashboard_snapshot_request(key=key, now=now, retry_after=PERIOD_RETRY_AFTER):
+        tasks.refresh_period_figures.enqueue(values=_period_values(scope))
+        found = kept()  # the immediate backend has worked them out by now
+    if found is None or found[1] is None:
+        return PeriodFigures(stays=None, daily=None, scans=None)
+    return _period_figures(found[0], found[1], is_fresh(found))
+
+
 @dataclass(frozen=True)
 class Figures:
     states: list
-    stays: list
-    daily: list
-    rates: dict
+    stays: list | None  # the period's figures are None while first worked out (see period)
+    daily: list | None
+    rates: dict | None
     oldest: list
     low_stock: list
+    period: PeriodFigures | None = None  # when stays, daily and rates were worked out
 
 
 def dashboard(scope, now):
-    """Every figure of the page, in a fixed number of queries."""
-    daily = daily_orders(scope)
+    """Every figure of the page, in a fixed number of queries: what is about now read
+    on the spot, the period's figures as last worked out (cached_period_figures)."""
+    period = cached_period_figures(scope, now)
     return Figures(
         states=state_counts(scope, now),
-        stays=stay_times(scope),
-        daily=daily,
-        rates=rates(daily, scan_counts(scope)),
+        stays=period.stays,
+        daily=period.daily,
+        rates=rates(period.daily, period.scans) if period.daily is not None else None,
         oldest=oldest_open(scope),
         low_stock=low_stock(scope, LOW_STOCK_LIMIT),
+        period=period,
     )

@@ -846,3 +846,37 @@ def order_scan_refusal_record(*, order, code, reason, actor):
         # refused for that, and the timeline keeps its beginning, marked as cut.
         data={"action": "refused", "code": shortened((code or "").strip(), 64), "reason": str(reason)},
     )
+
+
+# --- the dashboard's background figures (orders.dashboard) -------------------------------
+
+
+def dashboard_snapshot_request(*, key, now, retry_after):
+    """Mark the snapshot `key` as asked for at `now`, creating it if needed. True when
+    this caller is the one to have it worked out: nobody asked in the last
+    `retry_after` (so a figure whose worker died is asked for again). A conditional
+    UPDATE, so of two managers opening the page at once only one gets True."""
+    from django.db.models import Q
+
+    from .models import DashboardSnapshot
+
+    DashboardSnapshot.objects.get_or_create(key=key)
+    due = Q(requested_at__isnull=True) | Q(requested_at__lt=now - retry_after)
+    return DashboardSnapshot.objects.filter(due, key=key).update(requested_at=now) == 1
+
+
+def dashboard_snapshot_save(*, key, data, computed_at, forget_before=None):
+    """Keep `data` as the snapshot `key` as of `computed_at` (a newer one already
+    kept wins), and forget snapshots not worked out since `forget_before` (scopes
+    nobody looks at any more)."""
+    from django.db.models import Q
+
+    from .models import DashboardSnapshot
+
+    with transaction.atomic():
+        DashboardSnapshot.objects.get_or_create(key=key)
+        DashboardSnapshot.objects.filter(Q(computed_at__isnull=True) | Q(computed_at__lte=computed_at), key=key).update(
+            data=data, computed_at=computed_at
+        )
+        if forget_before is not None:
+            DashboardSnapshot.objects.filter(computed_at__lt=forget_before).exclude(key=key).delete()

@@ -71,3 +71,12 @@ def _notification_failed(order, *, data, attempt, error):
     )
     if retry:
         notify_order_shipped.using(run_after=run_after).enqueue(order_id=order.pk, attempt=attempt + 1)
+
+
+@task()
+def refresh_period_figures(*, values):
+    """Work out the dashboard's figures about a period for the filter `values` (since,
+    until, warehouse code) and keep them for the page (orders.dashboard)."""
+    from . import dashboard
+
+    dashboard.refresh_period_figures(values)

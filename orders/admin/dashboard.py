@@ -253,7 +253,7 @@ class DashboardAdminMixin:
             in_state = {"status__exact": row["status"], **narrow}
             row["url"] = f"{orders_url}?{urlencode(in_state)}"
             row["overdue_url"] = f"{orders_url}?{urlencode({**in_state, 'overdue': 'yes'})}"
-        for row in figures.stays:
+        for row in figures.stays or ():
             row["median_text"] = human_duration(row["median"]) if row["stays"] else "—"
             row["p90_text"] = human_duration(row["p90"]) if row["stays"] else "—"
         targets = {row["status"]: row["target"] for row in figures.states}
@@ -267,14 +267,15 @@ class DashboardAdminMixin:
                 overdue=target is not None and age > target,
             )
         low_stock = figures.low_stock[: dashboard.LOW_STOCK_LIMIT]
-        rates = rate_rows(figures.rates)
-        for row in rates:
+        rates = None if figures.rates is None else rate_rows(figures.rates)
+        for row in rates or ():
             row["value"] = "—" if row["share"] is None else f"{number_format(row['share'] * 100, 1)}%"
         return {
             "scope": scope,
             "figures": figures,
+            "period_max_age": int(dashboard.PERIOD_MAX_AGE.total_seconds() // 60),
             "rates": rates,
-            "chart": self._daily_chart(scope, figures.daily),
+            "chart": None if figures.daily is None else self._daily_chart(scope, figures.daily),
             "low_stock": low_stock,
             "more_low_stock": len(figures.low_stock) > len(low_stock),
             "low_stock_url": f"{stock_url}?{urlencode({'low': 'yes', **narrow})}",

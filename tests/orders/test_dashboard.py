@@ -201,6 +201,114 @@ def test_a_stay_counts_in_the_period_it_ended_with_its_whole_length(db):
     assert (new["stays"], hours(new["median"])) == (1, 48)
 
 
+# --- the time in each state, worked out in the background --------------------------------
+
+
+def stays_queries(captured):
+    return [q for q in captured.captured_queries if "LAG(" in q["sql"]]
+
+
+def test_the_page_shows_the_time_in_state_as_last_worked_out(boss, monkeypatch):
+    start = day_start(today() - timedelta(days=2))
+    first = OrderFactory()
+    timeline(first, start, (2, "new", "processing"))
+    with CaptureQueriesContext(connection) as captured:
+        page = boss.get(URL)
+    # Nothing kept yet: the immediate backend works it out within the request.
+    assert len(stays_queries(captured)) == 1
+    assert stays_by_state_of(page)["new"]["stays"] == 1 and page.context["figures"].period.fresh
+    assert "are as of " in page.content.decode()
+
+    second = OrderFactory()
+    timeline(second, start, (4, "new", "processing"))
+    with CaptureQueriesContext(connection) as captured:
+        again = boss.get(URL)
+    assert stays_queries(captured) == []  # fresh enough: the figures kept are shown
+    assert stays_by_state_of(again)["new"]["stays"] == 1
+    assert again.context["figures"].rates["placed"] == page.context["figures"].rates["placed"] == 1
+    assert sum(row["orders"] for row in again.context["figures"].states) == 2  # now: read on every visit
+    # The download is worked out on the spot, exactly.
+    assert download(boss, "stays")[1][1] == "2"
+
+    later = timezone.now() + dashboard.PERIOD_MAX_AGE + timedelta(seconds=1)
+    monkeypatch.setattr(dashboard.timezone, "now", lambda: later)
+    monkeypatch.setattr("orders.admin.dashboard.timezone.now", lambda: later)
+    with CaptureQueriesContext(connection) as captured:
+        old = boss.get(URL)
+    assert len(stays_queries(captured)) == 1  # too old: worked out again
+    assert stays_by_state_of(old)["new"]["stays"] == 2 and old.context["figures"].rates["placed"] == 2
+
+
+def stays_by_state_of(response):
+    return {row["status"]: row for row in response.context["figures"].stays}
+
+
+def test_each_period_and_warehouse_has_its_own_figure(boss):
+    warehouse = WarehouseFactory(code="TPE")
+    start = day_start(today() - timedelta(days=2))
+    timeline(OrderFactory(warehouse=warehouse), start, (2, "new", "processing"))
+    timeline(OrderFactory(), start, (3, "new", "processing"))
+    assert stays_by_state_of(boss.get(URL))["new"]["stays"] == 2
+    assert stays_by_state_of(boss.get(URL, {"warehouse": "TPE"}))["new"]["stays"] == 1
+    since = (today() - timedelta(days=1)).isoformat()
+    assert stays_by_state_of(boss.get(URL, {"since": since}))["new"]["stays"] == 0
+
+
+@pytest.fixture
+def deferring_backend(settings):
+    from django_tasks import default_task_backend
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    default_task_backend.clear()
+    yield default_task_backend
+    default_task_backend.clear()
+
+
+def test_with_a_worker_the_page_says_it_is_being_worked_out_and_asks_once(boss, deferring_backend, monkeypatch):
+    timeline(OrderFactory(), day_start(today() - timedelta(days=2)), (2, "new", "processing"))
+    page = boss.get(URL)
+    figures = page.context["figures"]
+    assert page.status_code == 200 and figures.stays is figures.daily is figures.rates is None
+    assert "are being worked out" in page.content.decode()
+    assert figures.states and figures.oldest is not None  # what is about now is shown anyway
+    assert len(deferring_backend.results) == 1
+    boss.get(URL)  # asked already: not asked again while the worker has it
+    assert len(deferring_backend.results) == 1
+    # A worker that never answered: asked again after STAYS_RETRY_AFTER.
+    later = timezone.now() + dashboard.PERIOD_RETRY_AFTER + timedelta(seconds=1)
+    monkeypatch.setattr(dashboard.timezone, "now", lambda: later)
+    monkeypatch.setattr("orders.admin.dashboard.timezone.now", lambda: later)
+    boss.get(URL)
+    assert len(deferring_backend.results) == 2
+    # The worker runs the task: the page shows the figure.
+    task = deferring_backend.results[0].task
+    task.func(**deferring_backend.results[0].kwargs)
+    shown = boss.get(URL)
+    assert stays_by_state_of(shown)["new"]["stays"] == 1
+
+
+def test_only_one_of_two_visits_at_once_asks_for_the_figure(db):
+    now = timezone.now()
+    ask = dict(key="stays:test", now=now, retry_after=dashboard.PERIOD_RETRY_AFTER)
+    assert services.dashboard_snapshot_request(**ask) is True
+    assert services.dashboard_snapshot_request(**ask) is False
+    assert services.dashboard_snapshot_request(**{**ask, "now": now + timedelta(minutes=6)}) is True
+
+
+def test_an_older_working_out_never_replaces_a_newer_one(db):
+    now = timezone.now()
+    services.dashboard_snapshot_save(key="stays:k", data=[{"status": "new", "stays": 2}], computed_at=now)
+    services.dashboard_snapshot_save(key="stays:k", data=[{"status": "new", "stays": 1}], computed_at=now - HOUR)
+    from orders.models import DashboardSnapshot
+
+    assert DashboardSnapshot.objects.get(key="stays:k").data == [{"status": "new", "stays": 2}]
+    # Scopes not worked out for a day are forgotten when another is kept.
+    services.dashboard_snapshot_save(
+        key="stays:other", data=[], computed_at=now + 25 * HOUR, forget_before=now + HOUR
+    )
+    assert list(DashboardSnapshot.objects.values_list("key", flat=True)) == ["stays:other"]
+
+
 def test_orders_placed_and_shipped_per_local_day(db):
     day = today() - timedelta(days=2)
     midnight = day_start(day)  # midnight in Taipei is 16:00 UTC the day before
