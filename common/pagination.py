@@ -83,6 +83,14 @@ class CappedChangeList(ChangeList):
     """A ChangeList paginated by CappedPaginator, answering a page that does not
     exist with the nearest one and a message."""
 
+    def get_filters(self, request):
+        # The same for every call within a request: get_queryset(exclude_parameters=…)
+        # (the order list's status chips: its filters but the status) would build the
+        # filters again, with their queries (a related field's choices, the carriers).
+        if "_filters" not in self.__dict__:
+            self._filters = super().get_filters(request)
+        return self._filters
+
     def page_message(self, request, requested, paginator):
         if requested < 1:
             return _("There is no page %(page)s; showing the first page.") % {"page": requested}
