@@ -174,12 +174,15 @@ EXACT, AT_LEAST, ESTIMATE, UNCOUNTED = "exact", "at_least", "estimate", "uncount
 
 def _planner_rows(queryset):
     """The number of rows PostgreSQL's planner expects `queryset` to return."""
+    return _planner_rows_sql(queryset.db, *queryset.query.sql_with_params())
+
+
+def _planner_rows_sql(db, sql, params):
     import json
 
     from django.db import connections
 
-    sql, params = queryset.query.sql_with_params()
-    with connections[queryset.db].cursor() as cursor:
+    with connections[db].cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]
     plan = plan if isinstance(plan, list) else json.loads(plan)
@@ -241,6 +244,14 @@ def order_status_counts(queryset, *, exact=False):
     caps = {}
     postgresql = connections[queryset.db].vendor == "postgresql"
     filtered = bool(queryset.query.where)
+    # The list's filters compiled once (an overdue filter is six ORs), each status's
+    # query a condition around them: the planner pulls the subquery up, so each is
+    # planned as if written out (WHERE <filters> AND status = %s).
+    base_sql, base_params = queryset.values("pk", "status").query.sql_with_params()
+
+    def of_status(status, select="1", limit=""):
+        return f"SELECT {select} FROM ({base_sql}) AS listed WHERE listed.status = %s{limit}", [*base_params, status]
+
     # Unfiltered, the planner's estimate of each state is its share in the statistics:
     # one read of them rather than an EXPLAIN per finished state.
     sizes = _status_sizes(queryset.model, queryset.db) if postgresql else {}
@@ -252,7 +263,7 @@ def order_status_counts(queryset, *, exact=False):
             size = sizes.get(status.value)
             if size is None:
                 size = _planner_rows(queryset.model.objects.filter(status=status).values("pk"))
-            estimate = _planner_rows(queryset.filter(status=status).values("pk")) if filtered else size
+            estimate = _planner_rows_sql(queryset.db, *of_status(status.value)) if filtered else size
             if estimate > FINISHED_COUNT_CAP:
                 counts[status.value] = (_rounded(estimate), ESTIMATE)
                 continue
@@ -262,7 +273,7 @@ def order_status_counts(queryset, *, exact=False):
         caps[status.value] = FINISHED_COUNT_CAP
     parts, params = [], []
     for index, (status, cap) in enumerate(caps.items()):
-        sql, sub_params = queryset.filter(status=status).values("pk")[: cap + 1].query.sql_with_params()
+        sql, sub_params = of_status(status, select="listed.pk", limit=f" LIMIT {int(cap) + 1}")
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS status_{index})")
         params.extend(sub_params)
     connection = connections[queryset.db]
