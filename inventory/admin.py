@@ -5,7 +5,6 @@ import functools
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
-from django.contrib.admin.views.main import ORDER_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -35,10 +34,8 @@ from .models import Product, StockLevel, StockMovement, Warehouse
 from .selectors import SEARCH_MAX_LENGTH, SearchTooLong, movement_search
 
 class GuardedChangeList(CappedChangeList):
-    """CappedChangeList (count capped, page kept in range, deep pages by key) that
-    also says so when an ?o= is left out: one naming a column the list cannot be
-    sorted by (not in sortable_by, which each big list limits to the orderings an
-    index serves), or no column at all. CappedChangeList leaves it out silently."""
+    """CappedChangeList (count capped, page kept in range, deep pages by key, a
+    message for a sort it leaves out) with the change page's URL resolved once."""
 
     def url_for_result(self, result):
         # Django's, with the change page's URL resolved once per list (object_url).
@@ -47,27 +44,6 @@ class GuardedChangeList(CappedChangeList):
             getattr(result, self.pk_attname),
             current_app=self.model_admin.admin_site.name,
         )
-
-    def _sortable_column(self, part):
-        _none, _prefix, column = part.rpartition("-")
-        if not (column.isascii() and column.isdigit()) or int(column) >= len(self.list_display):
-            return False
-        return bool(self.get_ordering_field(self.list_display[int(column)]))
-
-    def get_ordering(self, request, queryset):
-        asked = self.params.get(ORDER_VAR)
-        if asked is not None:
-            parts = asked.split(".")
-            kept = [part for part in parts if self._sortable_column(part)]
-            if kept:
-                self.params[ORDER_VAR] = ".".join(kept)
-                self.filter_params[ORDER_VAR] = [self.params[ORDER_VAR]]
-            else:
-                self.params.pop(ORDER_VAR, None)
-                self.filter_params.pop(ORDER_VAR, None)
-            if len(kept) < len(parts):
-                messages.warning(request, _("This list cannot be sorted that way: it is shown in its usual order."))
-        return super().get_ordering(request, queryset)
 
 
 class GuardedListAdminMixin(CappedListAdminMixin):

@@ -3,6 +3,7 @@ and the search, the count stops at a cap, a page that does not exist and paramet
 the list cannot use get a message (never an error page or a long query)."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib import admin
@@ -35,6 +36,10 @@ def texts(response):
 def page_html(response):
     """The page without its CSRF token (another each request)."""
     return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+
+
+def messages_of(response):
+    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def chips(response):
@@ -114,6 +119,25 @@ def test_under_the_read_budget_a_finished_state_is_counted(as_user, manager):
     OrderFactory(delivered=True)
     counts = chips(as_user(manager).get(reverse(CHANGELIST), {"payment_status__exact": "pending"}))
     assert (counts["delivered"]["count"], counts["delivered"]["kind"]) == (1, selectors.EXACT)
+
+
+@pytest.mark.parametrize("odd", ["99", "abc", "3", "-2.x"])
+def test_a_sort_the_list_cannot_make_is_left_out_and_said(as_user, manager, odd):
+    # Column 3 is the status: sortable only with a status chosen (the index that serves
+    # it is (status, …)); 99 and abc name no column at all.
+    older, newer = OrderFactory(), OrderFactory()
+    Order.objects.filter(pk=older.pk).update(placed_at=newer.placed_at - timedelta(days=1))
+    response = as_user(manager).get(reverse(CHANGELIST), {"o": odd})
+    assert response.status_code == 200
+    assert [order.pk for order in changelist_rows(response)] == [newer.pk, older.pk]  # the usual order
+    assert "This list cannot be sorted that way: it is shown in its usual order." in messages_of(response)
+
+
+def test_a_sort_it_can_make_is_made_without_a_message(as_user, manager):
+    first, second = OrderFactory(number="SO-1"), OrderFactory(number="SO-2")
+    response = as_user(manager).get(reverse(CHANGELIST), {"o": "1"})  # the number, ascending
+    assert [order.pk for order in changelist_rows(response)] == [first.pk, second.pk]
+    assert messages_of(response) == []
 
 
 def test_the_count_stops_at_the_cap(as_user, manager, small_pages):
