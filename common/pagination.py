@@ -15,7 +15,9 @@ get_changelist). What it does:
   saying why (never Django's redirect to ?e=1, never a 500).
 - A page after the first finds its rows' primary keys first (one walk of the
   ordering's index, no joins, no row fetched) and then reads those rows by key, so a
-  deep page does not join and fetch every row it skips.
+  deep page does not join and fetch every row it skips. With a search the first page
+  does too: its matches' keys are sorted from an index rather than found by walking
+  the whole table newest first.
 - An ?o= naming a column the list cannot be sorted by (not in sortable_by) is left
   out with a message rather than silently.
 - The admin's facet counts (?_facets=1: one COUNT per filter choice over the whole
@@ -50,6 +52,9 @@ class CappedPaginator(Paginator):
         super().__init__(object_list, per_page, orphans=orphans, allow_empty_first_page=allow_empty_first_page)
         self.max_pages = max_pages
         self.capped = False
+        # Keys first on the first page too (a search, whose matches no one index
+        # orders: their keys are sorted from an index alone, then 50 rows are read).
+        self.keys_first = False
 
     @property
     def limit(self):
@@ -74,7 +79,7 @@ class CappedPaginator(Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         rows = self.object_list
-        if bottom and hasattr(rows, "values_list"):
+        if (bottom or self.keys_first) and hasattr(rows, "values_list"):
             # Keys first (the ordering's index, no joins), then those rows by key.
             keys = list(rows.prefetch_related(None).values_list("pk", flat=True)[bottom:top])
             return self._get_page(rows.filter(pk__in=keys), number, self)
@@ -134,6 +139,7 @@ class CappedChangeList(ChangeList):
     def get_results(self, request):
         # Django's ChangeList.get_results, with the capped count and the page clamped.
         paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        paginator.keys_first = bool(self.query.strip())
         result_count = paginator.count
         last_page = max(paginator.num_pages, 1)
         if not 1 <= self.page_num <= last_page:
