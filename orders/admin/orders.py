@@ -3,6 +3,7 @@
 import datetime
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.templatetags.admin_list import result_headers
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import display_for_field, display_for_value, quote
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
 from django.utils.html import conditional_escape, escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -145,17 +146,30 @@ class OrderChangeList(CappedChangeList):
             head, _sep, tail = url.partition(marker)
             url_pattern = (escape(head), escape(tail))
         pk_attname = self.lookup_opts.pk.attname
+        # The action checkbox is the same markup on every row but the key and label:
+        # its label's translation is looked up once (ModelAdmin.action_checkbox's).
+        checkbox = getattr(self.model_admin, "action_checkbox", None)
+        select_label = _("Select this object for an action - {}")
         rows = []
         for result in self.result_list:
             cells = []
             for kind, source, css, empty, link, tag in columns:
-                if kind == "method":
+                if kind == "method" and source == checkbox:
+                    label = escape(select_label.format(result))
+                    shown = mark_safe(
+                        f'<input type="checkbox" name="{ACTION_CHECKBOX_NAME}" value="{escape(result.pk)}" '
+                        f'class="action-select" aria-label="{label}">'
+                    )
+                elif kind == "method":
                     value = source(result)
-                    if isinstance(value, str) and value.strip() == "":
-                        value = ""
-                    shown = display_for_value(value, empty)
-                    if isinstance(value, (datetime.date, datetime.time)):
-                        css = css[:-1] + ' nowrap"'
+                    if type(value) is SafeString and value.strip():
+                        shown = value  # what display_for_value and conditional_escape give it
+                    else:
+                        if isinstance(value, str) and value.strip() == "":
+                            value = ""
+                        shown = display_for_value(value, empty)
+                        if isinstance(value, (datetime.date, datetime.time)):
+                            css = css[:-1] + ' nowrap"'
                 else:
                     shown = display_for_field(getattr(result, source.attname), source, empty, avoid_link=link)
                 shown = conditional_escape(shown)
