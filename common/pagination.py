@@ -15,9 +15,10 @@ get_changelist). What it does:
   saying why (never Django's redirect to ?e=1, never a 500).
 - A page after the first finds its rows' primary keys first (one walk of the
   ordering's index, no joins, no row fetched) and then reads those rows by key, so a
-  deep page does not join and fetch every row it skips. With a search the first page
-  does too: its matches' keys are sorted from an index rather than found by walking
-  the whole table newest first.
+  deep page does not join and fetch every row it skips. A list with
+  `search_keys_first` (the order list) does so on every page of a search: its
+  matches' keys are sorted from an index rather than found by walking the whole table
+  newest first.
 - An ?o= naming a column the list cannot be sorted by (not in sortable_by) is left
   out with a message rather than silently.
 - The admin's facet counts (?_facets=1: one COUNT per filter choice over the whole
@@ -90,6 +91,10 @@ class CappedChangeList(ChangeList):
     """A ChangeList paginated by CappedPaginator, answering a page that does not
     exist with the nearest one and a message."""
 
+    # With a search, find the page's keys first (CappedPaginator.keys_first), one page
+    # or many, so that the list runs the same queries however many rows match.
+    search_keys_first = False
+
     def _sortable_column(self, part):
         _none, _prefix, column = part.rpartition("-")
         if not (column.isascii() and column.isdigit()) or int(column) >= len(self.list_display):
@@ -139,7 +144,7 @@ class CappedChangeList(ChangeList):
     def get_results(self, request):
         # Django's ChangeList.get_results, with the capped count and the page clamped.
         paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
-        paginator.keys_first = bool(self.query.strip())
+        paginator.keys_first = self.search_keys_first and bool(self.query.strip())
         result_count = paginator.count
         last_page = max(paginator.num_pages, 1)
         if not 1 <= self.page_num <= last_page:
@@ -147,7 +152,7 @@ class CappedChangeList(ChangeList):
             self.page_num = min(max(self.page_num, 1), last_page)
         can_show_all = result_count <= self.list_max_show_all
         multi_page = result_count > self.list_per_page
-        if (self.show_all and can_show_all) or not multi_page:
+        if self.show_all and can_show_all or not (multi_page or paginator.keys_first):
             result_list = self.queryset._clone()
         else:
             try:

@@ -75,6 +75,8 @@ class OrderChangeList(CappedChangeList):
     common.pagination: at most OrderAdmin.list_max_pages pages, the count stops
     there ("2,000+")."""
 
+    search_keys_first = True  # a name's matches: ordered from order_customer_recent
+
     def get_results(self, request):
         super().get_results(request)
         orders = list(self.result_list)

@@ -295,6 +295,20 @@ def test_order_list_queries_do_not_grow_with_rows(as_user, manager, small_pages,
     assert counts[0] == counts[1]
 
 
+def test_a_search_runs_the_same_queries_for_one_match_as_for_pages_of_them(as_user, manager, small_pages):
+    client = as_user(manager)
+    url = f"{reverse(CHANGELIST)}?q=Chen"
+    customer = CustomerFactory(name="Chen Wei")
+    OrderFactory(customer=customer)
+    client.get(url)
+    one, response = page_queries(client, url)
+    assert len(changelist_rows(response)) == 1
+    for _ in range(4):
+        OrderFactory(customer=customer)
+    many, response = page_queries(client, url)
+    assert len(changelist_rows(response)) == 2 and response.context["cl"].multi_page
+    assert one == many
+
 
 def test_lean_rows_are_djangos_rows(as_user, manager, monkeypatch):
     """OrderChangeList.lean_results renders the rows (checkboxes, the linked number
