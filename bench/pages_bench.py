@@ -507,6 +507,19 @@ def _selected(page, only):
     return any(word.lower() in name for word in only)
 
 
+CPU_READING_LOOP = 1_000_000
+
+
+def cpu_reading():
+    """Milliseconds this machine takes for a fixed pure-Python loop, just before a page
+    is measured. The machine is a shared virtual one whose speed varies by more than
+    1.5× within an hour (the load average does not show it): a page's time is only
+    comparable with another's measured at a similar reading."""
+    started = time.perf_counter()
+    sum(i * i for i in range(CPU_READING_LOOP))
+    return (time.perf_counter() - started) * 1000
+
+
 def measure_pages(*, repeat=3, only=None, values=None, user=None, verbose=True):
     """Every page (or those whose name contains a word of `only`), measured: a list of
     dicts, or for a page that failed a dict with "error". Pages the stock-admin ratio
@@ -528,9 +541,11 @@ def measure_pages(*, repeat=3, only=None, values=None, user=None, verbose=True):
         results = []
         for page in chosen:
             load = os.getloadavg()[0]
+            speed = cpu_reading()
             try:
                 found = measure(client, page, repeat=repeat)
                 found["load"] = load
+                found["cpu"] = speed
             except Exception as error:  # noqa: BLE001 (a failed page is a row of the report; the rest still runs)
                 found = {"name": page.name, "url": page.url, "group": page.group, "goal_ms": page.goal_ms,
                          "error": f"{type(error).__name__}: {error}"[:300]}
@@ -580,14 +595,14 @@ def ratio_rows(results):
 
 def print_table(results):
     width = max(len(r["name"]) for r in results)
-    print(f"\n{'page':{width}}  {'ms median (min–max)':>24}  {'queries':>7}  goal     met  slowest query")
+    print(f"\n{'page':{width}}  {'ms median (min–max)':>24}  {'queries':>7}  goal     met  cpu  slowest query")
     for r in results:
         goal = f"< {r['goal_ms']:.0f} ms" if _has_goal(r) else "–"
         if "error" in r:
             print(f"{r['name']:{width}}  {'FAILED':>24}  {'':>7}  {goal:7}  no   {r['error']}")
             continue
         met = ("yes" if _met(r) else "NO") if _has_goal(r) else "–"
-        print(f"{r['name']:{width}}  {_figures(r):>24}  {r['queries']:>7}  {goal:7}  {met:3}  "
+        print(f"{r['name']:{width}}  {_figures(r):>24}  {r['queries']:>7}  {goal:7}  {met:3}  {r.get('cpu', 0):3.0f}  "
               f"{r['slowest_ms']:,.1f} ms {r['slowest_sql']}")
     for label, ours, stock, ratio in ratio_rows(results):
         verdict = "yes" if ratio and ratio >= STOCK_RATIO_GOAL else "NO"
@@ -605,7 +620,9 @@ test Client (whole middleware stack, logged in as a superuser), one warm-up then
 timed requests each; time in ms, median (min–max); queries and the slowest query of the
 page (its first {chars} characters, a list of plain columns shown as "…"). Goals: every
 page < {page} ms, the scan < {scan} ms, the order list at least {ratio:.0f}× faster than
-Django's stock ModelAdmin on the same table (a plain ModelAdmin, 50 rows a page)."""
+Django's stock ModelAdmin on the same table (a plain ModelAdmin, 50 rows a page). The last
+two columns are the load average and the machine's speed just before the page: ms for a
+fixed Python loop (cpu_reading; lower is faster), since this shared machine's speed varies."""
 
 
 def write_results(path, *, info, counts, results, fill_note, repeat, label, command):
@@ -625,18 +642,19 @@ def write_results(path, *, info, counts, results, fill_note, repeat, label, comm
                               "stock levels"))
         + " (movements by kind: " + ", ".join(f"{k} {n:,}" for k, n in counts["movements by kind"].items())
         + f"; shipped orders without a shipment: {counts['shipped orders without a shipment']:,}).\n",
-        "| page | ms median (min–max) | queries | rows | slowest query | goal | met | load |",
-        "|---|---|---|---|---|---|---|---|",
+        "| page | ms median (min–max) | queries | rows | slowest query | goal | met | load | cpu |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         goal = f"< {r['goal_ms']:.0f} ms" if _has_goal(r) else "–"
         if "error" in r:
-            section.append(f"| {_cell(r['name'])} | failed: {_cell(r['error'])} | | | | {goal} | **no** | |")
+            section.append(f"| {_cell(r['name'])} | failed: {_cell(r['error'])} | | | | {goal} | **no** | | |")
             continue
         met = ("yes" if _met(r) else "**no**") if _has_goal(r) else "–"
         section.append(
             f"| {_cell(r['name'])} | {_figures(r)} | {r['queries']} | {r['rows']} | "
-            f"{r['slowest_ms']:,.1f} ms `{_cell(r['slowest_sql'])}` | {goal} | {met} | {r['load']:.1f} |")
+            f"{r['slowest_ms']:,.1f} ms `{_cell(r['slowest_sql'])}` | {goal} | {met} | {r['load']:.1f} | "
+            f"{r['cpu']:.0f} |")
     ratios = ratio_rows(results)
     if ratios:
         section += ["", "| stock admin / ours | stock ms | ours ms | ratio | goal | met |", "|---|---|---|---|---|---|"]
@@ -647,10 +665,12 @@ def write_results(path, *, info, counts, results, fill_note, repeat, label, comm
     missed = [r for r in timed if not _met(r)]
     failed = [r for r in results if "error" in r]
     loads = [r["load"] for r in results if "load" in r]
+    speeds = [r["cpu"] for r in results if "cpu" in r]
     section += ["", f"{len(timed) - len(missed)} of {len(timed)} pages met their goal"
                     + (f"; {len(failed)} failed" if failed else "") + "."
                     + (f" Load average (1 min) during the run: {min(loads):.1f}–{max(loads):.1f} on "
-                       f"{info['cores']} cores." if loads else "")]
+                       f"{info['cores']} cores." if loads else "")
+                    + (f" Speed readings: {min(speeds):.0f}–{max(speeds):.0f} ms." if speeds else "")]
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
     path.write_text(existing.rstrip("\n") + "\n" + "\n".join(section) + "\n", encoding="utf-8")
 
