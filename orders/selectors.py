@@ -468,7 +468,11 @@ def customer_lookup(term, *, customer_limit=LOOKUP_CUSTOMER_LIMIT, order_limit=L
         .prefetch_related(
             Prefetch(
                 "events",
-                queryset=OrderEvent.objects.select_related("actor").order_by("-created_at", "-id")[:1],
+                # The actor's name only (the latest event says who): not each user's
+                # whole row (password hash, dates) for every order shown.
+                queryset=OrderEvent.objects.select_related("actor")
+                .only("order_id", "kind", "data", "message", "created_at", "actor__username")
+                .order_by("-created_at", "-id")[:1],
                 to_attr="latest_events",
             ),
         )
