@@ -400,7 +400,8 @@ def order_search_filter(term):
         if customer_q
         else []
     )
-    return Q(pk__in=sorted(order_ids)) | Q(customer_id__in=customer_ids)
+    # __in_ids (common/lookups.py): up to 500 ids as one parameter, not 500.
+    return Q(pk__in_ids=sorted(order_ids)) | Q(customer_id__in_ids=customer_ids)
 
 
 # --- customer-service lookup ------------------------------------------------------
