@@ -120,7 +120,7 @@ def prefetch_stock(orders):
     available = {
         (warehouse_id, product_id): on_hand - reserved
         for warehouse_id, product_id, on_hand, reserved in StockLevel.objects.filter(
-            warehouse_id__in=warehouse_ids, product_id__in=product_ids
+            warehouse_id__in=warehouse_ids, product_id__in_ids=product_ids
         )
         .order_by()
         .values_list("warehouse_id", "product_id", "on_hand", "reserved")

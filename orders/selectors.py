@@ -510,7 +510,7 @@ def customer_lookup(term, *, customer_limit=LOOKUP_CUSTOMER_LIMIT, order_limit=L
         customer.more_orders = customer.order_count > len(customer.lookup_orders)
     shown_orders = [order for customer in shown for order in customer.lookup_orders]
     if shown_orders:
-        shipments = Shipment.objects.select_related("carrier").filter(order_id__in=[o.pk for o in shown_orders])
+        shipments = Shipment.objects.select_related("carrier").filter(order_id__in_ids=[o.pk for o in shown_orders])
         _attach_rows(shown_orders, "shipments", shipments.order_by("created_at", "pk"))
     return CustomerLookup(customers=shown, more_customers=more_customers, matched_order_ids=matched_order_ids)
 
