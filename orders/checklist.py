@@ -144,14 +144,25 @@ PREDICATES = {
     Predicate.STOCK_AVAILABLE: stock_available,
     Predicate.ALL_ITEMS_SCANNED: all_items_scanned,
 }
+# What each check reads besides the order's own fields, so that a list page loads
+# only that for the orders it checks (selectors.list_checklist_progress): "lines",
+# "shipments", "stock" (prefetch_stock). A check registered without saying reads all.
+READS_ALL = frozenset({"lines", "shipments", "stock"})
+PREDICATE_READS = {
+    Predicate.PAYMENT_CONFIRMED: frozenset(),
+    Predicate.STOCK_AVAILABLE: frozenset({"lines", "stock"}),
+    Predicate.ALL_ITEMS_SCANNED: frozenset({"lines"}),
+}
 # Automatic steps that staff may also tick by hand (the customer confirms by phone).
 TICKABLE_BY_HAND = set()
 
 
-def register_predicate(predicate, check, *, tickable_by_hand=False):
+def register_predicate(predicate, check, *, tickable_by_hand=False, reads=READS_ALL):
     """Another app supplies the check of an automatic step it owns (shipping: the
-    shipment steps, from its AppConfig.ready), so that orders never imports it."""
+    shipment steps, from its AppConfig.ready), so that orders never imports it.
+    `reads`: what the check reads of the order besides its fields (PREDICATE_READS)."""
     PREDICATES[predicate] = check
+    PREDICATE_READS[predicate] = frozenset(reads)
     if tickable_by_hand:
         TICKABLE_BY_HAND.add(predicate)
 

@@ -87,8 +87,8 @@ def list_checklist_progress(orders):
     checklist_progress(checklist_rows(order)) says of each, in a fixed number of
     queries however many orders. Only the required steps of each order's current
     state are read (the progress counts no other), and lines, shipments and stock
-    only for the orders with an automatic step still to check."""
-    from .checklist import prefetch_stock
+    only for the orders with an automatic step still to check that reads them."""
+    from .checklist import PREDICATE_READS, READS_ALL, prefetch_stock
 
     orders = list(orders)
     if not orders:
@@ -98,26 +98,32 @@ def list_checklist_progress(orders):
         order_id__in=list(steps), required=True, state=F("order__status")
     ).values_list("order_id", "done_at", "predicate"):
         steps[order_id].append(_Step(done_at, predicate))
-    to_check = [order for order in orders if any(not s.is_done and s.predicate for s in steps[order.pk])]
-    if to_check:
-        Shipment = shipment_model()
-        # As prefetch_related("lines", "shipments") would, in one query each, without
-        # its queryset per order: order.lines.all() and order.shipments.all() give the
-        # order's rows (in each model's ordering), all the checks read of them.
-        # Lines as plain rows of the five fields the checks read (a list page's 200
-        # lines as model instances cost more than their query).
-        related = {
-            "lines": (
-                _LineRow(*values)
-                for values in OrderLine.objects.filter(order_id__in=[order.pk for order in to_check]).values_list(
-                    *_LineRow.__slots__
-                )
-            ),
-            "shipments": Shipment.objects.select_related("carrier").filter(order_id__in=[o.pk for o in to_check]),
-        }
-        for name, found in related.items():
-            _attach_rows(to_check, name, found)
-        prefetch_stock(to_check)
+    # What the checks still to pass read (checklist.PREDICATE_READS), per order.
+    reads = {}
+    for order in orders:
+        needed = set().union(
+            *(PREDICATE_READS.get(s.predicate, READS_ALL) for s in steps[order.pk] if not s.is_done and s.predicate)
+        )
+        if "stock" in needed:
+            needed.add("lines")  # prefetch_stock reads the lines
+        reads[order.pk] = needed
+    # As prefetch_related("lines", "shipments") would, in one query each, without its
+    # queryset per order, and only for the orders whose checks read them:
+    # order.lines.all() and order.shipments.all() give the order's rows (in each
+    # model's ordering), all the checks read of them. Lines as plain rows of the five
+    # fields the checks read (a page's 200 lines as model instances cost more than
+    # their query).
+    def reading(name):
+        return [order for order in orders if name in reads[order.pk]]
+
+    if lines_for := reading("lines"):
+        rows = OrderLine.objects.filter(order_id__in=[order.pk for order in lines_for])
+        _attach_rows(lines_for, "lines", (_LineRow(*values) for values in rows.values_list(*_LineRow.__slots__)))
+    if shipments_for := reading("shipments"):
+        shipments = shipment_model().objects.select_related("carrier")
+        _attach_rows(shipments_for, "shipments", shipments.filter(order_id__in=[o.pk for o in shipments_for]))
+    if stock_for := reading("stock"):
+        prefetch_stock(stock_for)
     progress = {}
     for order in orders:
         done = [step_passed(step, order)[0] for step in steps[order.pk]]

@@ -28,6 +28,8 @@ def shipment_delivered(order):
 
 
 def register():
-    checklist.register_predicate(Predicate.SHIPMENT_TRACKED, shipment_tracked)
+    checklist.register_predicate(Predicate.SHIPMENT_TRACKED, shipment_tracked, reads={"shipments"})
     # The customer confirms delivery by phone: staff may tick it by hand.
-    checklist.register_predicate(Predicate.SHIPMENT_DELIVERED, shipment_delivered, tickable_by_hand=True)
+    checklist.register_predicate(
+        Predicate.SHIPMENT_DELIVERED, shipment_delivered, tickable_by_hand=True, reads={"shipments"}
+    )

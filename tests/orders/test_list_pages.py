@@ -352,3 +352,24 @@ def test_list_progress_is_the_order_pages(as_user, manager):
     for order in orders:
         page_order = selectors.order_for_page(order.pk)
         assert rows[order.pk] == selectors.checklist_progress(selectors.checklist_rows(page_order)), order.status
+
+
+def test_list_progress_reads_only_what_the_pending_checks_need(db):
+    """Each pending automatic check reads only what it needs (checklist.PREDICATE_READS):
+    a new order's stock check its lines and the stock, a processing order's scan check
+    its lines, a packed order's tracking check its shipments; and the progress is the
+    order page's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def tables_read(order):
+        with CaptureQueriesContext(connection) as captured:
+            progress = selectors.list_checklist_progress(Order.objects.filter(pk=order.pk))
+        page_order = selectors.order_for_page(order.pk)
+        assert progress[order.pk] == selectors.checklist_progress(selectors.checklist_rows(page_order))
+        sql = " ".join(query["sql"] for query in captured.captured_queries)
+        return {name for name in ("orders_orderline", "shipping_shipment", "inventory_stocklevel") if name in sql}
+
+    assert tables_read(OrderFactory(stock=0)) == {"orders_orderline", "inventory_stocklevel"}
+    assert tables_read(OrderFactory(processing=True)) == {"orders_orderline"}
+    assert tables_read(OrderFactory(packed=True)) == {"shipping_shipment"}
