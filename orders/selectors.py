@@ -244,8 +244,9 @@ def _rounded(number):
 
 def order_status_counts(queryset, *, exact=False):
     """{status: (count, kind)} of the orders of `queryset` (the list's filters and
-    search) in each status, kind EXACT, AT_LEAST (the count stopped at its cap) or
-    ESTIMATE (the planner's); a fixed number of queries.
+    search) in each status, kind EXACT, AT_LEAST (the count stopped at its cap),
+    ESTIMATE (the planner's) or UNCOUNTED (see FINISHED_READ_BUDGET); a fixed number
+    of queries.
 
     `exact` (a search: its matches are few): one GROUP BY over the matches. Otherwise
     one SELECT of a COUNT per status over a LIMITed subquery, `(SELECT COUNT(*) FROM
