@@ -499,17 +499,6 @@ def customer_lookup(term, *, customer_limit=LOOKUP_CUSTOMER_LIMIT, order_limit=L
         )
         .filter(lookup_rank__lte=order_limit)
         .order_by("-placed_at", "-pk")
-        .prefetch_related(
-            Prefetch(
-                "events",
-                # The actor's name only (the latest event says who): not each user's
-                # whole row (password hash, dates) for every order shown.
-                queryset=OrderEvent.objects.select_related("actor")
-                .only("order_id", "kind", "data", "message", "created_at", "actor__username")
-                .order_by("-created_at", "-id")[:1],
-                to_attr="latest_events",
-            ),
-        )
     )
     customers = {
         customer.pk: customer
@@ -522,8 +511,23 @@ def customer_lookup(term, *, customer_limit=LOOKUP_CUSTOMER_LIMIT, order_limit=L
         customer.more_orders = customer.order_count > len(customer.lookup_orders)
     shown_orders = [order for customer in shown for order in customer.lookup_orders]
     if shown_orders:
-        shipments = Shipment.objects.select_related("carrier").filter(order_id__in_ids=[o.pk for o in shown_orders])
+        ids = [order.pk for order in shown_orders]
+        shipments = Shipment.objects.select_related("carrier").filter(order_id__in_ids=ids)
         _attach_rows(shown_orders, "shipments", shipments.order_by("created_at", "pk"))
+        # Each order's latest event, in one query (as a prefetch of events[:1] would,
+        # with the ids as one parameter), with its actor's name only: not each user's
+        # whole row (password hash, dates) for every order shown.
+        newest_first = [F("created_at").desc(), F("pk").desc()]
+        latest = {
+            event.order_id: [event]
+            for event in OrderEvent.objects.filter(order_id__in_ids=ids)
+            .select_related("actor")
+            .only("order_id", "kind", "data", "message", "created_at", "actor__username")
+            .annotate(latest_rank=Window(RowNumber(), partition_by=[F("order_id")], order_by=newest_first))
+            .filter(latest_rank=1)
+        }
+        for order in shown_orders:
+            order.latest_events = latest.get(order.pk, [])
     return CustomerLookup(customers=shown, more_customers=more_customers, matched_order_ids=matched_order_ids)
 
 
