@@ -275,7 +275,12 @@ def stay_times(scope):
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        found = {state: (count, median, p90) for state, count, median, p90 in cursor.fetchall()}
+        return _stay_rows({state: (count, median, p90) for state, count, median, p90 in cursor.fetchall()})
+
+
+def _stay_rows(found):
+    """stay_times()'s rows, one per state a stay can end in, in the workflow's order,
+    from {state: (stays, median seconds, 90th percentile seconds)}."""
     rows = []
     for status in STATES_WITH_STAYS:
         count, median, p90 = found.get(status.value, (0, None, None))
@@ -465,20 +470,7 @@ def _period_data(scope):
 
 
 def _period_figures(data, as_of, fresh):
-    found = {row["status"]: row for row in data["stays"]}
-    stays = []
-    for status in STATES_WITH_STAYS:
-        row = found.get(status.value, {})
-        count = row.get("stays", 0)
-        stays.append(
-            {
-                "status": status.value,
-                "label": status.label,
-                "stays": count,
-                "median": timedelta(seconds=row["median"]) if count else None,
-                "p90": timedelta(seconds=row["p90"]) if count else None,
-            }
-        )
+    stays = _stay_rows({row["status"]: (row["stays"], row["median"], row["p90"]) for row in data["stays"]})
     daily = [{**row, "day": date.fromisoformat(row["day"])} for row in data["daily"]]
     return PeriodFigures(stays=stays, daily=daily, scans=dict(data["scans"]), as_of=as_of, fresh=fresh)
 

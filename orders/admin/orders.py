@@ -3,7 +3,6 @@
 import datetime
 
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.templatetags.admin_list import result_headers
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import display_for_field, display_for_value, quote
@@ -22,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from common.admin import ReadOnlyAdminMixin
-from common.pagination import CappedChangeList, CappedListAdminMixin
+from common.pagination import CappedChangeList, CappedListAdminMixin, action_checkbox_html
 from reports.admin.exports import ExportAdminMixin
 from reports.admin.imports import ImportAdminMixin
 
@@ -157,11 +156,7 @@ class OrderChangeList(CappedChangeList):
             cells = []
             for kind, source, css, empty, link, tag in columns:
                 if kind == "method" and source == checkbox:
-                    label = escape(select_label.format(result))
-                    shown = mark_safe(
-                        f'<input type="checkbox" name="{ACTION_CHECKBOX_NAME}" value="{escape(result.pk)}" '
-                        f'class="action-select" aria-label="{label}">'
-                    )
+                    shown = action_checkbox_html(result.pk, select_label.format(result))
                 elif kind == "method":
                     value = source(result)
                     if type(value) is SafeString and value.strip():
