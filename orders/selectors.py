@@ -195,31 +195,12 @@ def _planner_rows_sql(db, sql, params):
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-# The statistics change only when the table is analysed (autovacuum, every few
-# thousand changed rows): read them at most once a minute per process.
-STATUS_SIZES_MAX_AGE = 60.0
-_status_sizes_read = {}
-
-
 def _status_sizes(model, db):
     """{status: rows} of the whole order table, from PostgreSQL's statistics (the
     status column's most common values and the table's row estimate): one query, no
-    row read, at most once a STATUS_SIZES_MAX_AGE. A status the statistics do not
-    list is left out."""
-    import time
-
-    from django.db import connections
-
-    key = (db, connections[db].settings_dict["NAME"], model._meta.db_table)
-    read_at, sizes = _status_sizes_read.get(key, (None, None))
-    if read_at is not None and time.monotonic() - read_at < STATUS_SIZES_MAX_AGE:
-        return sizes
-    sizes = _read_status_sizes(model, db)
-    _status_sizes_read[key] = (time.monotonic(), sizes)
-    return sizes
-
-
-def _read_status_sizes(model, db):
+    row read. A status the statistics do not list is left out. (Not kept between
+    requests: a page would then run one query more each time it expired, and the
+    list's query count would depend on the clock.)"""
     from django.db import connections
 
     with connections[db].cursor() as cursor:
