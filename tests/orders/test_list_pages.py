@@ -113,6 +113,28 @@ def test_a_big_finished_state_under_a_filter_is_not_counted(as_user, manager, mo
     assert unfiltered["delivered"]["kind"] != selectors.UNCOUNTED
 
 
+def test_under_a_filter_on_another_table_open_states_stop_at_the_joined_cap(as_user, manager, monkeypatch):
+    # A carrier filter tests each order of a state against the shipments: a state where
+    # most orders match stops at the cap ("1+") rather than reading all of them.
+    from shipping.models import Shipment
+    from tests.factories import CarrierFactory
+
+    monkeypatch.setattr(selectors, "JOINED_COUNT_CAP", 1)
+    OrderFactory(shipped=True), OrderFactory(shipped=True)  # each with a T-Cat shipment
+    carrier = CarrierFactory()
+    Shipment.objects.create(order=OrderFactory(packed=True), carrier=carrier, tracking_number="900000000001")
+    Shipment.objects.filter(order=OrderFactory(shipped=True)).update(carrier=CarrierFactory(code="HCT"))
+    url = reverse(CHANGELIST)
+    counts = chips(as_user(manager).get(url, {"carrier": carrier.pk}))
+    assert (counts["shipped"]["kind"], counts["shipped"]["text"]) == (selectors.AT_LEAST, "1+")
+    assert (counts["packed"]["kind"], counts["packed"]["count"]) == (selectors.EXACT, 1)
+    assert (counts["new"]["kind"], counts["new"]["count"]) == (selectors.EXACT, 0)
+    assert counts[""]["kind"] == selectors.AT_LEAST
+    # Without such a filter the open states are counted exactly as before.
+    unfiltered = chips(as_user(manager).get(url))
+    assert (unfiltered["shipped"]["kind"], unfiltered["shipped"]["count"]) == (selectors.EXACT, 3)
+
+
 def test_under_the_read_budget_a_finished_state_is_counted(as_user, manager):
     pending = OrderFactory(delivered=True)
     Order.objects.filter(pk=pending.pk).update(payment_status="pending")  # a payment reversed afterwards
