@@ -28,6 +28,7 @@ from ..models import DeliveryMethod, OrderStatus, PaymentStatus
 from ..selectors import (
     LOOKUP_CUSTOMER_LIMIT,
     LOOKUP_ORDER_LIMIT,
+    LOOKUP_ORDERS_EACH_OF_SEVERAL,
     SEARCH_MAX_LENGTH,
     SearchTooLong,
     customer_lookup,
@@ -63,6 +64,7 @@ class CustomerLookupAdminMixin:
     lookup_permission = "orders.view_order"
     lookup_customer_limit = LOOKUP_CUSTOMER_LIMIT
     lookup_order_limit = LOOKUP_ORDER_LIMIT
+    lookup_several_order_limit = LOOKUP_ORDERS_EACH_OF_SEVERAL
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -82,7 +84,10 @@ class CustomerLookupAdminMixin:
         if term:
             try:
                 result = customer_lookup(
-                    term, customer_limit=self.lookup_customer_limit, order_limit=self.lookup_order_limit
+                    term,
+                    customer_limit=self.lookup_customer_limit,
+                    order_limit=self.lookup_order_limit,
+                    several_order_limit=self.lookup_several_order_limit,
                 )
             except SearchTooLong as error:
                 too_long = str(error)
@@ -205,6 +210,7 @@ class OrderRowRenderer:
             }.items()
         }
         self.system = _("system")
+        self.action_shapes = {}
         # Translated once per page, filled in per row.
         self.formats = {
             "who_when": _("%(who)s, %(when)s"),
@@ -216,7 +222,7 @@ class OrderRowRenderer:
 
     def url(self, action, pk):
         head, tail = self.urls[action]
-        return f"{head}{_e(quote(pk))}{tail}"
+        return f"{head}{pk if pk == self._PK else _e(quote(pk))}{tail}"
 
     def __call__(self, row):
         """`row` (from _lookup_row) with its HTML as row["html"]."""
@@ -341,8 +347,20 @@ class OrderRowRenderer:
     def _button(label, css="button"):
         return f'<button type="submit" class="{css}">{label}</button>'
 
+    # Stand-ins for an order's key and number in the action forms' HTML, which is
+    # otherwise the same for every order with the same controls: it is written once
+    # per combination and page, then each order's values (escaped) are put in.
+    _PK, _NUMBER = "\ue000", "\ue001"
+
     def _actions(self, row, order):
-        controls, text, pk, number = row["controls"], self.text, order.pk, order.number
+        key = (tuple(row["controls"].items()), row["open"], tuple(row["control_labels"]))
+        shape = self.action_shapes.get(key)
+        if shape is None:
+            shape = self.action_shapes[key] = self._actions_html(row, self._PK, self._NUMBER)
+        return shape.replace(self._PK, _e(quote(order.pk))).replace(self._NUMBER, _e(order.number))
+
+    def _actions_html(self, row, pk, number):
+        controls, text = row["controls"], self.text
         forms = []
         if controls["hold"]:
             label = self.formats["hold_label"] % {"number": number}

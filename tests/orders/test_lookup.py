@@ -259,6 +259,37 @@ def test_a_customer_with_many_orders_shows_the_newest_and_links_to_all(client, s
     assert found(lookup(client, orders[0].number)) == {lin: [orders[2].number, orders[0].number]}
 
 
+def test_several_customers_show_their_newest_orders_each_and_one_customer_shows_more(
+    client, service_user, lin, monkeypatch
+):
+    monkeypatch.setattr(OrderAdmin, "lookup_several_order_limit", 2)
+    now = timezone.now()
+    lins = [OrderFactory(customer=lin, placed_at=now - timedelta(days=days)) for days in (4, 3, 2, 1)]
+    linda = CustomerFactory(name="Lin Da")
+    linda_order = OrderFactory(customer=linda)
+    client.force_login(service_user)
+
+    # "lin" names two customers: each shows its newest two, with the way to all of them.
+    response = lookup(client, "lin")
+    assert found(response) == {lin: [lins[3].number, lins[2].number], linda: [linda_order.number]}
+    html = response.content.decode()
+    assert "Showing 2 of 4 orders" in html
+    assert "See all 4 orders in the order list" in html
+    # The order a search names is among them even when it is older.
+    by_number = found(lookup(client, lins[0].number))
+    assert by_number == {lin: [lins[3].number, lins[2].number, lins[1].number, lins[0].number]}
+    # One customer found: all four (up to lookup_order_limit).
+    assert found(lookup(client, lin.phone)) == {lin: [order.number for order in reversed(lins)]}
+
+
+def test_name_matches_are_listed_by_name(client, service_user):
+    for name in ("Wu Zhen", "wu an", "Wu Bo", "Awu Li"):
+        CustomerFactory(name=name)
+    client.force_login(service_user)
+    names = [customer.name for customer in found(lookup(client, "wu"))]
+    assert names == ["Awu Li", "wu an", "Wu Bo", "Wu Zhen"]
+
+
 # --- roles and actions ------------------------------------------------------------
 
 
