@@ -102,21 +102,17 @@ class PackingQueue:
 
 def packing_queue(warehouse, *, targets, now, limit=QUEUE_LIMIT):
     """Orders in Processing for `warehouse` (None: every warehouse), earliest ship-by
-    first, with how many there are in Processing and Packed. Two queries."""
+    first, with how many there are in Processing and Packed. Three queries."""
     orders = _of_warehouse(Order.objects.order_by(), warehouse)
     rows = list(
         orders.filter(status=S.PROCESSING)
         .order_by("placed_at", "pk")
         .values("pk", "number", "placed_at", "delivery_method", "ship_name", "ship_city", "warehouse__code")[:limit]
     )
-    totals = dict(
-        orders.filter(status__in=[S.PROCESSING, S.PACKED]).values_list("status").annotate(orders=Count("status"))
-    )
-    return PackingQueue(
-        orders=_with_ship_by(rows, targets, now),
-        total=totals.get(S.PROCESSING, 0),
-        packed=totals.get(S.PACKED, 0),
-    )
+    # One count per state: with both in one query PostgreSQL walks the whole partial
+    # index of unshipped orders instead of looking each state up in (status, …).
+    processing, packed = (orders.filter(status=status).count() for status in (S.PROCESSING, S.PACKED))
+    return PackingQueue(orders=_with_ship_by(rows, targets, now), total=processing, packed=packed)
 
 
 def queue_by_delivery_method(warehouse):
