@@ -229,13 +229,11 @@ def manager_start(user, now):
     today = timezone.localdate(now)
     scope = dashboard.Scope(since=today, until=today, warehouse=None, placed=Order.objects.none())
     late, late_total = past_target(targets=status_target_deltas(), now=now)
-    low = dashboard.low_stock(scope, LIST_LIMIT)
     return {
         "states": dashboard.state_counts(scope, now),
         "past_target": late,
         "past_target_total": late_total,
-        "low_stock": low[:LIST_LIMIT],
-        "more_low_stock": len(low) > LIST_LIMIT,
+        "low_stock": dashboard.low_stock(scope, LIST_LIMIT)[:LIST_LIMIT],
     }
 
 
