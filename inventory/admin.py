@@ -30,7 +30,7 @@ from . import services
 from .exceptions import InventoryError
 from .filters import low_stock_q
 from .forms import StockCountForm, StockReceiveForm
-from .models import Product, StockLevel, StockMovement, Warehouse
+from .models import Product, StaffWarehouse, StockLevel, StockMovement, Warehouse
 from .selectors import SEARCH_MAX_LENGTH, SearchTooLong, movement_search
 
 class GuardedChangeList(CappedChangeList):
@@ -215,6 +215,29 @@ class WarehouseAdmin(ImportAdminMixin, ExportAdminMixin, admin.ModelAdmin):
     list_editable = ["priority", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
+
+
+@admin.register(StaffWarehouse)
+class StaffWarehouseAdmin(admin.ModelAdmin):
+    """Which warehouse each member of staff packs for (their start page's queue)."""
+
+    list_display = ["user", "user_full_name", "warehouse"]
+    list_filter = ["warehouse"]
+    list_select_related = ["user", "warehouse"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+
+    @admin.display(description=gettext_lazy("name"), ordering="user__last_name")
+    def user_full_name(self, obj):
+        return obj.user.get_full_name()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = db_field.remote_field.model.objects.filter(is_staff=True, is_active=True).order_by(
+                "username"
+            )
+        elif db_field.name == "warehouse":
+            kwargs["queryset"] = Warehouse.objects.filter(is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class LowStockFilter(admin.SimpleListFilter):

@@ -130,3 +130,27 @@ class StockMovement(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.product_id}@{self.warehouse_id}"
+
+
+class StaffWarehouse(models.Model):
+    """The warehouse a member of staff works in: their start page and the empty
+    packing station list that warehouse's packing queue. Managers set it in the admin;
+    staff without one see every warehouse."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_warehouse",
+        verbose_name=_("member of staff"),
+    )
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="staff", verbose_name=_("warehouse")
+    )
+
+    class Meta:
+        ordering = ["warehouse__priority", "user__username"]
+        verbose_name = _("staff warehouse")
+        verbose_name_plural = _("staff warehouses")
+
+    def __str__(self):
+        return f"{self.user} @ {self.warehouse.code}"

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from inventory.models import Product, StockLevel, StockMovement, Warehouse
+from inventory.models import Product, StaffWarehouse, StockLevel, StockMovement, Warehouse
 from orders.defaults import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
 from orders.models import Customer, Order, OrderChecklistItem, OrderEvent, OrderLine, OrderStatus, StatusTarget
 from demo.management.commands.seed_demo import DEMO_PASSWORD, ean13
@@ -162,3 +162,15 @@ def test_negative_order_count_is_refused():
 
     with pytest.raises(CommandError):
         seed("--orders", "-1")
+
+
+def test_the_demo_warehouse_user_packs_for_taipei_and_lands_on_its_queue(client):
+    seed("--orders", "20")
+    seed("--orders", "20")  # idempotent: still one link
+    link = StaffWarehouse.objects.get()
+    assert (link.user.username, link.warehouse.code) == ("warehouse", "TPE")
+    client.force_login(link.user)
+    response = client.get("/admin/")
+    assert response.context["start_role"] == "warehouse" and response.context["warehouse"].code == "TPE"
+    queue = response.context["queue"].orders
+    assert queue and all(row["warehouse__code"] == "TPE" for row in queue)

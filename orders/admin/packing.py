@@ -28,6 +28,7 @@ from django.db.models import Prefetch
 from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -41,6 +42,7 @@ from .. import services, workflow
 from ..exceptions import WorkflowError
 from ..models import Order, OrderChecklistItem, OrderLine, OrderStatus, shipment_model
 from ..selectors import available_actions, checklist_progress, checklist_rows
+from ..start_pages import station_queue
 from ..text import quoted_list
 
 # Longer input is no order number, barcode or SKU (the columns hold at most 64).
@@ -180,6 +182,8 @@ class PackingStationAdminMixin:
         }
         if order is not None:
             context.update(self._open_order_context(request, order))
+        else:  # waiting for an order: the first ones of the queue, under the scan box
+            context.update(station_queue(request.user, timezone.now()))
         return TemplateResponse(request, self.packing_station_template, context)
 
     def _open_order_context(self, request, order):

@@ -24,7 +24,7 @@ from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
 
-from inventory.models import Product, StockLevel, StockMovement, Warehouse
+from inventory.models import Product, StaffWarehouse, StockLevel, StockMovement, Warehouse
 from inventory.services import stock_receive
 from orders import services
 from orders.defaults import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
@@ -278,6 +278,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self.users = self.seed_users()
                 self.warehouses = self.seed_warehouses()
+                self.seed_staff_warehouses()
                 self.products = self.seed_products()
                 received = self.seed_stock()
                 self.carriers = self.seed_carriers()
@@ -310,6 +311,12 @@ class Command(BaseCommand):
             )[0]
             for code, name, priority in WAREHOUSES
         }
+
+    def seed_staff_warehouses(self):
+        # The demo warehouse user packs for Taipei: their start page lists its queue.
+        StaffWarehouse.objects.update_or_create(
+            user=self.users["warehouse"], defaults={"warehouse": self.warehouses["TPE"]}
+        )
 
     def seed_products(self):
         products = {}
