@@ -23,6 +23,7 @@ from rangefilter.filters import DateRangeFilter
 from common.admin import ReadOnlyAdminMixin
 from common.cleaning import parse_id
 from common.pagination import CappedChangeList, CappedListAdminMixin
+from common.text import on_hand_change, signed_difference
 from reports.admin.exports import ExportAdminMixin
 from reports.admin.imports import ImportAdminMixin
 
@@ -201,8 +202,12 @@ class StockFormViewsMixin:
             permission="inventory.count_stock",
             service=services.stock_count,
             title=_("Cycle count"),
-            done=lambda data, level: _("Counted %(sku)s in %(warehouse)s; on hand is now %(on_hand)s.")
-            % {"sku": data["product"].sku, "warehouse": data["warehouse"].code, "on_hand": level.on_hand},
+            done=lambda data, level: _("Counted %(sku)s in %(warehouse)s: %(change)s.")
+            % {
+                "sku": data["product"].sku,
+                "warehouse": data["warehouse"].code,
+                "change": on_hand_change(level.on_hand_before, level.on_hand),
+            },
         )
 
 
@@ -387,7 +392,7 @@ class StockMovementAdmin(ExportAdminMixin, GuardedListAdminMixin, ReadOnlyAdminM
         "created_at__range__lte": "until",
     }
 
-    list_display = ["created_at", "kind", "product_sku", "warehouse_code", "on_hand_delta", "reserved_delta", "order_link", "actor", "note"]
+    list_display = ["created_at", "kind", "product_sku", "warehouse_code", "on_hand_change", "reserved_change", "order_link", "actor", "note"]
     list_select_related = ["product", "warehouse", "order", "actor"]
     # A date range rather than a date hierarchy: the hierarchy's links are a DISTINCT
     # over the dates of the whole ledger.
@@ -426,6 +431,17 @@ class StockMovementAdmin(ExportAdminMixin, GuardedListAdminMixin, ReadOnlyAdminM
     @admin.display(description=gettext_lazy("warehouse"), ordering="warehouse__code")
     def warehouse_code(self, movement):
         return movement.warehouse.code
+
+    @admin.display(description=gettext_lazy("on-hand change"))
+    def on_hand_change(self, movement):
+        # "±0" says a count found what was on hand; other kinds leave on hand as it was.
+        if movement.on_hand_delta or movement.kind == StockMovement.Kind.COUNT:
+            return signed_difference(movement.on_hand_delta)
+        return "0"
+
+    @admin.display(description=gettext_lazy("reserved change"))
+    def reserved_change(self, movement):
+        return signed_difference(movement.reserved_delta) if movement.reserved_delta else "0"
 
     @admin.display(description=gettext_lazy("order"))
     def order_link(self, movement):
