@@ -28,7 +28,7 @@ from reports.admin.imports import ImportAdminMixin
 from .. import checklist, workflow
 from .actions import OrderActionViewsMixin, OrderBulkActionsMixin
 from .dashboard import DashboardAdminMixin
-from .filters import OverdueFilter, StrictDateRangeFilter, human_duration, status_targets
+from .filters import OverdueFilter, StrictDateRangeFilter, WarehouseFilter, human_duration, status_targets
 from .lookup import CustomerLookupAdminMixin
 from .printables import PrintablesAdminMixin
 from .packing import PackingStationAdminMixin
@@ -206,7 +206,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
     list_filter = [
         "status",
         OverdueFilter,
-        "warehouse",
+        ("warehouse", WarehouseFilter),
         "payment_status",
         "delivery_method",
         ("placed_at", StrictDateRangeFilter),
