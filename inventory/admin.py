@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from rangefilter.filters import DateRangeFilter
 
-from common.admin import ReadOnlyAdminMixin
+from common.admin import KeepHistoryAdminMixin, ReadOnlyAdminMixin
 from common.cleaning import parse_id
 from common.pagination import CappedChangeList, CappedListAdminMixin
 from common.text import on_hand_change, signed_difference
@@ -212,7 +212,7 @@ class StockFormViewsMixin:
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(ImportAdminMixin, ExportAdminMixin, admin.ModelAdmin):
+class WarehouseAdmin(KeepHistoryAdminMixin, ImportAdminMixin, ExportAdminMixin, admin.ModelAdmin):
     export_kind = "warehouses"
     import_kind = "warehouses"
     export_filter_params = {"is_active__exact": "is_active"}
@@ -314,7 +314,7 @@ def _stock_total(expression):
 
 
 @admin.register(Product)
-class ProductAdmin(ImportAdminMixin, ExportAdminMixin, GuardedListAdminMixin, admin.ModelAdmin):
+class ProductAdmin(KeepHistoryAdminMixin, ImportAdminMixin, ExportAdminMixin, GuardedListAdminMixin, admin.ModelAdmin):
     export_kind = "products"
     import_kind = "products"
     export_filter_params = {"is_active__exact": "is_active"}

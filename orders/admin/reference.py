@@ -13,6 +13,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.admin import KeepHistoryAdminMixin
 from common.pagination import CappedListAdminMixin
 
 from ..models import (
@@ -39,7 +40,7 @@ def _admin_url(name, *args, query=None):
 
 
 @admin.register(Customer)
-class CustomerAdmin(CappedListAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(KeepHistoryAdminMixin, CappedListAdminMixin, admin.ModelAdmin):
     list_display = ["name", "email", "phone", "language", "order_count", "created_at"]
     list_filter = ["language"]
     search_fields = ["name", "email"]
