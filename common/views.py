@@ -6,7 +6,7 @@ came from, in the user's language. Django's own are a bare "403 Forbidden"."""
 from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 def _explanation(exception):
@@ -17,37 +17,36 @@ def _explanation(exception):
     return message if isinstance(message, str) else ""
 
 
-def _error_page(request, exception, *, status, title, text):
+# status: (title, what it means for the reader)
+PAGES = {
+    403: (
+        gettext_lazy("No access to this page"),
+        gettext_lazy("Your role does not include this page. Ask a manager if you need it for your work."),
+    ),
+    404: (gettext_lazy("Page not found"), gettext_lazy("We’re sorry, but the requested page could not be found.")),
+}
+
+
+def _error_page(request, exception, status):
     referer = request.META.get("HTTP_REFERER", "")
-    safe_referer = referer if url_has_allowed_host_and_scheme(
+    came_from_here = url_has_allowed_host_and_scheme(
         referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ) and referer != request.build_absolute_uri() else ""
+    )
+    title, text = PAGES[status]
     context = {
         **(admin.site.each_context(request) if hasattr(request, "user") else {}),
         "title": title,
         "subtitle": None,
         "text": text,
         "explanation": _explanation(exception),
-        "previous_url": safe_referer,
+        "previous_url": referer if came_from_here and referer != request.build_absolute_uri() else "",
     }
-    return TemplateResponse(request, "admin/http_error.html", context, status=status)
+    return TemplateResponse(request, "admin/http_error.html", context, status=status).render()
 
 
 def permission_denied(request, exception=None):
-    return _error_page(
-        request,
-        exception,
-        status=403,
-        title=_("No access to this page"),
-        text=_("Your role does not include this page. Ask a manager if you need it for your work."),
-    ).render()
+    return _error_page(request, exception, 403)
 
 
 def page_not_found(request, exception=None):
-    return _error_page(
-        request,
-        exception,
-        status=404,
-        title=_("Page not found"),
-        text=_("We’re sorry, but the requested page could not be found."),
-    ).render()
+    return _error_page(request, exception, 404)
