@@ -1,6 +1,7 @@
-"""Quantities as staff read them in a message or a list."""
+"""Quantities, dates and times as staff read them in a message, a list or a page."""
 
-from django.utils.formats import number_format
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 MINUS = "\N{MINUS SIGN}"
@@ -23,3 +24,14 @@ def on_hand_change(before, after):
         "after": number_format(after),
         "difference": signed_difference(after - before),
     }
+
+
+def datetime_text(moment):
+    """A moment as every page shows it (DATETIME_FORMAT, "2026-12-03 14:05"), in the
+    current time zone: what the template filter |date:"DATETIME_FORMAT" shows."""
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def date_text(moment):
+    """The day of a moment (DATE_FORMAT, "2026-12-03"), in the current time zone."""
+    return date_format(timezone.localtime(moment), "DATE_FORMAT")
