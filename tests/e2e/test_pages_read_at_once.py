@@ -109,3 +109,18 @@ def test_a_manager_page_is_an_admin_403_with_a_way_back(login, page, screenshot)
     with page.expect_navigation():
         page.locator(".http-error__ways-back a").last.click()
     assert page.url.endswith("/admin/")
+
+
+def test_a_managers_cycle_count_says_the_difference(login, page, screenshot):
+    from tests.factories import StockLevelFactory
+
+    level = StockLevelFactory(on_hand=56)
+    page.set_viewport_size(LAPTOP)
+    login(manager_user(username="boss"))
+    page.goto(f"/admin/inventory/stocklevel/count/?product={level.product_id}&warehouse={level.warehouse_id}")
+    page.fill("input[name=on_hand]", "55")
+    with page.expect_navigation():
+        page.locator("input[type=submit], button[type=submit]").last.click()
+    message = page.locator("ul.messagelist > li").first.inner_text()
+    assert message == f"Counted {level.product.sku} in {level.warehouse.code}: on hand 56 → 55 (\N{MINUS SIGN}1)."
+    screenshot("cycle_count_difference")
