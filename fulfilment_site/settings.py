@@ -121,6 +121,8 @@ LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("zh-hant", _("Traditional Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Taipei")
+# Dates and times in one format everywhere (fulfilment_site/formats/<locale>/formats.py).
+FORMAT_MODULE_PATH = ["fulfilment_site.formats"]
 USE_I18N = True
 USE_TZ = True
 

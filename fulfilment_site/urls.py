@@ -12,3 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]
+
+# Inside the admin's layout, in the user's language (common/views.py).
+handler403 = "common.views.permission_denied"
+handler404 = "common.views.page_not_found"

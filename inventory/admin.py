@@ -20,9 +20,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from rangefilter.filters import DateRangeFilter
 
-from common.admin import ReadOnlyAdminMixin
+from common.admin import KeepHistoryAdminMixin, ReadOnlyAdminMixin
 from common.cleaning import parse_id
 from common.pagination import CappedChangeList, CappedListAdminMixin
+from common.text import on_hand_change, signed_difference
 from reports.admin.exports import ExportAdminMixin
 from reports.admin.imports import ImportAdminMixin
 
@@ -201,13 +202,17 @@ class StockFormViewsMixin:
             permission="inventory.count_stock",
             service=services.stock_count,
             title=_("Cycle count"),
-            done=lambda data, level: _("Counted %(sku)s in %(warehouse)s; on hand is now %(on_hand)s.")
-            % {"sku": data["product"].sku, "warehouse": data["warehouse"].code, "on_hand": level.on_hand},
+            done=lambda data, level: _("Counted %(sku)s in %(warehouse)s: %(change)s.")
+            % {
+                "sku": data["product"].sku,
+                "warehouse": data["warehouse"].code,
+                "change": on_hand_change(level.on_hand_before, level.on_hand),
+            },
         )
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(ImportAdminMixin, ExportAdminMixin, admin.ModelAdmin):
+class WarehouseAdmin(KeepHistoryAdminMixin, ImportAdminMixin, ExportAdminMixin, admin.ModelAdmin):
     export_kind = "warehouses"
     import_kind = "warehouses"
     export_filter_params = {"is_active__exact": "is_active"}
@@ -332,7 +337,7 @@ def _stock_total(expression):
 
 
 @admin.register(Product)
-class ProductAdmin(ImportAdminMixin, ExportAdminMixin, GuardedListAdminMixin, admin.ModelAdmin):
+class ProductAdmin(KeepHistoryAdminMixin, ImportAdminMixin, ExportAdminMixin, GuardedListAdminMixin, admin.ModelAdmin):
     export_kind = "products"
     import_kind = "products"
     export_filter_params = {"is_active__exact": "is_active"}
@@ -410,7 +415,7 @@ class StockMovementAdmin(ExportAdminMixin, GuardedListAdminMixin, ReadOnlyAdminM
         "created_at__range__lte": "until",
     }
 
-    list_display = ["created_at", "kind", "product_sku", "warehouse_code", "on_hand_delta", "reserved_delta", "order_link", "actor", "note"]
+    list_display = ["created_at", "kind", "product_sku", "warehouse_code", "on_hand_change", "reserved_change", "order_link", "actor", "note"]
     list_select_related = ["product", "warehouse", "order", "actor"]
     # A date range rather than a date hierarchy: the hierarchy's links are a DISTINCT
     # over the dates of the whole ledger.
@@ -449,6 +454,17 @@ class StockMovementAdmin(ExportAdminMixin, GuardedListAdminMixin, ReadOnlyAdminM
     @admin.display(description=gettext_lazy("warehouse"), ordering="warehouse__code")
     def warehouse_code(self, movement):
         return movement.warehouse.code
+
+    @admin.display(description=gettext_lazy("on-hand change"))
+    def on_hand_change(self, movement):
+        # "±0" says a count found what was on hand; other kinds leave on hand as it was.
+        if movement.on_hand_delta or movement.kind == StockMovement.Kind.COUNT:
+            return signed_difference(movement.on_hand_delta)
+        return "0"
+
+    @admin.display(description=gettext_lazy("reserved change"))
+    def reserved_change(self, movement):
+        return signed_difference(movement.reserved_delta) if movement.reserved_delta else "0"
 
     @admin.display(description=gettext_lazy("order"))
     def order_link(self, movement):

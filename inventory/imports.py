@@ -14,6 +14,7 @@
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.text import on_hand_change
 from reports.imports import Cells, Importer, ImportRefused, chunked, shown
 from reports.registry import register_import
 
@@ -171,7 +172,7 @@ class StockImporter(Importer):
                 report.skip(row.number, label, _("unchanged (%(on_hand)s on hand)") % {"on_hand": on_hand})
             else:
                 counts.append((row.number, product, warehouse, on_hand))
-                report.create(f"{label}: {before} → {on_hand} ({on_hand - before:+d})")
+                report.create(f"{label}: {on_hand_change(before, on_hand)}")
         return counts
 
     def write(self, plan, *, actor):

@@ -115,7 +115,8 @@ def stock_receive(*, product, warehouse, quantity, actor, note=""):
 
 @transaction.atomic
 def stock_count(*, product, warehouse, on_hand, actor, note=""):
-    """A cycle count: sets on_hand to what was counted, recording the difference."""
+    """A cycle count: sets on_hand to what was counted, recording the difference.
+    The level returned carries `on_hand_before`, what was on hand until the count."""
     require_permission(actor, "inventory.count_stock", _("adjust stock"))
     on_hand = _whole_number(on_hand, _("Counted quantity"))
     if on_hand < 0:
@@ -130,6 +131,7 @@ def stock_count(*, product, warehouse, on_hand, actor, note=""):
             )
             % {"sku": product.sku, "reserved": level.reserved, "warehouse": warehouse.code}
         )
+    level.on_hand_before = level.on_hand
     _apply(
         level,
         kind=StockMovement.Kind.COUNT,

@@ -132,19 +132,19 @@ def list_checklist_progress(orders):
 
 
 def available_actions(order, user, rows=None):
-    """The transitions a user sees on the order page: each with whether it can be
-    done now and, if not, why (missing steps, or no permission)."""
+    """The transitions a user sees on the order page: those the order's state allows
+    and the user's role may take, each with whether it can be done now and, if not,
+    why (the missing steps). An action the role can never take is left out rather
+    than shown greyed out."""
     rows = checklist_rows(order) if rows is None else rows
-    able = workflow.abilities(order, workflow.user_permissions(user))
+    perms = workflow.user_permissions(user)
     actions = []
     for code, action in workflow.ACTIONS.items():
-        if not workflow.allowed_from(code, order.status):
+        if not workflow.allowed_from(code, order.status) or action.permission not in perms:
             continue
         label = workflow.ADVANCE_LABELS.get(order.status, action.label) if code == "advance" else action.label
         reason = ""
-        if not able[code]:
-            reason = _("You do not have permission.")
-        elif code == "advance":
+        if code == "advance":
             missing = [item.display_label for item, done, _hint in rows if item.required and not done]
             if missing:
                 reason = _("Missing: %(steps)s") % {"steps": quoted_list(missing)}

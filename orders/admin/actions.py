@@ -6,7 +6,8 @@ refusal into a message and goes back to the order page. Only `address` answers G
 (its form); the rest are POST-only.
 
 Bulk actions: each order goes through its service on its own; the ones that may
-proceed do, the others are refused and named in one message."""
+proceed do, the others are refused. One message says how many of each, then lists
+the refused orders one a line with the reason (common.messages)."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -22,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from common.cleaning import parse_id, parse_whole_number
+from common.messages import named_line, report_bulk
 from inventory.exceptions import InventoryError
 
 from .. import services, workflow
@@ -271,14 +273,12 @@ class OrderActionViewsMixin:
 
 
 def _refusal(order, error):
-    """One refusal for the summary, naming the order once."""
+    """One line of the result list, naming the order once."""
     if isinstance(error, ChecklistIncomplete):
-        return _("%(number)s missing %(steps)s") % {
-            "number": order.number,
-            "steps": quoted_list(error.missing),
-        }
-    text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-    return text if order.number in text else f"{order.number}: {text}"
+        text = _("missing %(steps)s") % {"steps": quoted_list(error.missing)}
+    else:
+        text = _error_text(error)
+    return named_line(order.number, text)
 
 
 class OrderBulkActionsMixin:
@@ -297,15 +297,7 @@ class OrderBulkActionsMixin:
                 refused.append(_refusal(order, error))
             else:
                 done += 1
-        if not refused:
-            self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
-            return
-        self.message_user(
-            request,
-            _("%(done)s, %(refused)s refused: %(details)s")
-            % {"done": done_message % {"count": done}, "refused": len(refused), "details": "; ".join(refused)},
-            messages.WARNING if done else messages.ERROR,
-        )
+        report_bulk(self, request, done=done, done_summary=done_message % {"count": done}, refused=refused)
 
     @admin.action(permissions=["advance"], description=gettext_lazy("Advance selected orders"))
     def advance_selected(self, request, queryset):

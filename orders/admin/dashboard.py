@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
@@ -300,7 +300,7 @@ class DashboardAdminMixin:
             title=_("Orders placed and shipped per day"),
             description=description,
             categories=[row["day"].isoformat() for row in daily],
-            axis_labels=[row["day"].strftime("%m-%d") for row in daily],
+            axis_labels=[date_format(row["day"], "MONTH_DAY_FORMAT") for row in daily],
             series=[
                 charts.Series(_("Orders placed"), placed, "chart__bar chart__bar--placed"),
                 charts.Series(_("Orders shipped"), shipped, "chart__bar chart__bar--shipped"),

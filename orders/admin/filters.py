@@ -26,6 +26,15 @@ def status_targets(request):
     return targets
 
 
+class WarehouseFilter(admin.RelatedFieldListFilter):
+    """The warehouse filter, whose empty choice says what it means: an order gets
+    its warehouse when processing starts (the admin's own label is "-")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.empty_value_display = _("No warehouse yet")
+
+
 class OverdueFilter(admin.SimpleListFilter):
     title = _("overdue")
     parameter_name = "overdue"

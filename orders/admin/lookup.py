@@ -16,12 +16,12 @@ from django.middleware.csrf import get_token
 from django.utils.formats import number_format
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.timezone import localtime
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from common.permissions import has_permission
+from common.text import datetime_text
 
 from .. import workflow
 from ..models import DeliveryMethod, OrderStatus, PaymentStatus
@@ -159,11 +159,6 @@ def _e(value):
     return html_escape(str(value))
 
 
-def _minute(moment):
-    """What the template filter date:"Y-m-d H:i" shows, in the current time zone."""
-    return localtime(moment).strftime("%Y-%m-%d %H:%M")
-
-
 class OrderRowRenderer:
     """The HTML of one order of the lookup (a <tbody>: its details, and its action
     forms), written in Python rather than by an included template: a name search
@@ -241,7 +236,7 @@ class OrderRowRenderer:
             f"{labels['status'].get(order.status) or _e(order.status)}</span>\n"
             f'      <span class="order-badge order-badge--payment-{_e(order.payment_status)}">'
             f"{labels['payment'].get(order.payment_status) or _e(order.payment_status)}</span>\n    </td>\n"
-            f'    <td class="order-nowrap">{_minute(order.placed_at)}</td>\n'
+            f'    <td class="order-nowrap">{datetime_text(order.placed_at)}</td>\n'
             f'    <td class="order-total">{_e(order.currency)} {_e(number_format(order.total, 2, force_grouping=True))}</td>\n'
             f"    <td>\n      {_e(order.ship_name)}, {_e(order.ship_city)}\n"
             f'      <div class="order-muted">'
@@ -250,7 +245,7 @@ class OrderRowRenderer:
         event = row["latest_event"]
         if event is not None:
             who = event.actor if event.actor is not None else self.system
-            when = self.formats["who_when"] % {"who": who, "when": _minute(event.created_at)}
+            when = self.formats["who_when"] % {"who": who, "when": datetime_text(event.created_at)}
             parts.append(
                 f'    <td class="lookup-order__event">\n      {_e(event.describe())}\n'
                 f'      <div class="order-muted">{_e(when)}</div>\n    </td>\n'

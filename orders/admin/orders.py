@@ -22,13 +22,14 @@ from django.utils.translation import gettext_lazy
 
 from common.admin import ReadOnlyAdminMixin
 from common.pagination import CappedChangeList, CappedListAdminMixin, action_checkbox_html
+from common.text import date_text, datetime_text
 from reports.admin.exports import ExportAdminMixin
 from reports.admin.imports import ImportAdminMixin
 
 from .. import checklist, workflow
 from .actions import OrderActionViewsMixin, OrderBulkActionsMixin
 from .dashboard import DashboardAdminMixin
-from .filters import OverdueFilter, StrictDateRangeFilter, human_duration, status_targets
+from .filters import OverdueFilter, StrictDateRangeFilter, WarehouseFilter, human_duration, status_targets
 from .lookup import CustomerLookupAdminMixin
 from .printables import PrintablesAdminMixin
 from .packing import PackingStationAdminMixin
@@ -206,7 +207,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
     list_filter = [
         "status",
         OverdueFilter,
-        "warehouse",
+        ("warehouse", WarehouseFilter),
         "payment_status",
         "delivery_method",
         ("placed_at", StrictDateRangeFilter),
@@ -307,8 +308,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
 
     @admin.display(description=gettext_lazy("placed"), ordering="placed_at")
     def placed_display(self, order):
-        placed = timezone.localtime(order.placed_at)
-        return format_html('<span title="{}">{}</span>', placed.strftime("%Y-%m-%d %H:%M"), placed.strftime("%Y-%m-%d"))
+        return format_html('<span title="{}">{}</span>', datetime_text(order.placed_at), date_text(order.placed_at))
 
     # --- list page ------------------------------------------------------------------
 

@@ -205,7 +205,10 @@ class PackingStationAdminMixin:
         lines = list(order.lines.all())
         rows = checklist_rows(order)
         progress, ready = checklist_progress(rows)
-        advance = next(action for action in available_actions(order, request.user, rows) if action["code"] == "advance")
+        # None for a role that may scan but never advance: the station then has no advance button.
+        advance = next(
+            (action for action in available_actions(order, request.user, rows) if action["code"] == "advance"), None
+        )
         scanned = sum(line.quantity_scanned for line in lines)
         ordered = sum(line.quantity for line in lines)
         missing_manual = [
@@ -272,8 +275,9 @@ class PackingStationAdminMixin:
             "status_kind": summary["status_kind"],
             "progress": summary["progress"],
             "ready": summary["ready"],
-            "can_advance": advance["enabled"],
-            "advance": {"label": advance["label"], "enabled": advance["enabled"], "reason": advance["reason"]},
+            "can_advance": bool(advance and advance["enabled"]),
+            "advance": advance
+            and {"label": advance["label"], "enabled": advance["enabled"], "reason": advance["reason"]},
             "steps": [
                 {
                     "id": step["item"].pk,

@@ -6,14 +6,15 @@ from django.contrib.admin.actions import delete_selected
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Upper
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.admin import KeepHistoryAdminMixin
 from common.pagination import CappedListAdminMixin
+from common.text import datetime_text
 
 from ..models import (
     ChecklistStep,
@@ -39,7 +40,7 @@ def _admin_url(name, *args, query=None):
 
 
 @admin.register(Customer)
-class CustomerAdmin(CappedListAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(KeepHistoryAdminMixin, CappedListAdminMixin, admin.ModelAdmin):
     list_display = ["name", "email", "phone", "language", "order_count", "created_at"]
     list_filter = ["language"]
     search_fields = ["name", "email"]
@@ -113,7 +114,7 @@ class CustomerAdmin(CappedListAdminMixin, admin.ModelAdmin):
                 (
                     number(order),
                     order.get_status_display(),
-                    date_format(timezone.localtime(order.placed_at), "SHORT_DATETIME_FORMAT"),
+                    datetime_text(order.placed_at),
                     order.currency,
                     number_format(order.total, decimal_pos=2, force_grouping=True),
                 )

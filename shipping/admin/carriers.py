@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext as _
 
+from common.admin import KeepHistoryAdminMixin
+
 from ..models import Carrier
 from ..tracking import validate_tracking_number_pattern
 
@@ -30,7 +32,7 @@ class CarrierForm(forms.ModelForm):
 
 
 @admin.register(Carrier)
-class CarrierAdmin(admin.ModelAdmin):
+class CarrierAdmin(KeepHistoryAdminMixin, admin.ModelAdmin):
     form = CarrierForm
     list_display = ["name", "code", "tracking_number_pattern", "tracking_url_template", "is_active"]
     list_filter = ["is_active"]

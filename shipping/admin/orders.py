@@ -52,7 +52,7 @@ class OrderShipmentsAdminMixin:
         ("shipment_delivered", False),
         ("void_shipment", False),
     ]
-    _after = OrderAdmin.list_filter.index("warehouse") + 1
+    _after = next(i for i, f in enumerate(OrderAdmin.list_filter) if isinstance(f, tuple) and f[0] == "warehouse") + 1
     list_filter = [*OrderAdmin.list_filter[:_after], CarrierFilter, *OrderAdmin.list_filter[_after:]]
     del _after
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from common.admin import ReadOnlyAdminMixin
+from common.messages import named_line, report_bulk
 from inventory.admin import GuardedListAdminMixin, object_url
 from reports.admin.exports import ExportAdminMixin
 
@@ -93,19 +94,14 @@ class ShipmentAdmin(ExportAdminMixin, GuardedListAdminMixin, ReadOnlyAdminMixin,
     @admin.action(permissions=["deliver"], description=gettext_lazy("Mark delivered (the carrier confirmed delivery)"))
     def mark_delivered(self, request, queryset):
         done, refused = 0, []
-        for shipment in queryset.select_related("carrier", "order"):
+        for shipment in queryset.select_related("carrier", "order").order_by("order__number", "pk"):
             try:
                 shipment_mark_delivered(shipment=shipment, actor=request.user)
             except (ShippingError, PermissionDenied) as error:
-                refused.append(str(error))
+                refused.append(named_line(shipment.order.number, str(error)))
             else:
                 done += 1
-        if done:
-            self.message_user(
-                request,
-                ngettext("%(count)s shipment marked delivered.", "%(count)s shipments marked delivered.", done)
-                % {"count": done},
-                messages.SUCCESS,
-            )
-        for reason in refused:
-            self.message_user(request, reason, messages.ERROR)
+        summary = ngettext(
+            "%(count)s shipment marked delivered", "%(count)s shipments marked delivered", done
+        ) % {"count": done}
+        report_bulk(self, request, done=done, done_summary=summary, refused=refused)

@@ -212,6 +212,34 @@ def test_manager_counts_stock(client, manager):
     assert level.on_hand == 7
     movement = StockMovement.objects.exclude(kind="receipt").get()  # the receipt is the factory's stock
     assert (movement.kind, movement.on_hand_delta, movement.actor) == ("count", -3, manager)
+    sku, code = level.product.sku, level.warehouse.code
+    assert messages_of(response) == [f"Counted {sku} in {code}: on hand 10 → 7 (\N{MINUS SIGN}3)."]
+
+
+@pytest.mark.parametrize(("counted", "shown"), [("12", "on hand 10 → 12 (+2)"), ("10", "on hand 10 → 10 (±0)")])
+def test_a_count_says_the_difference_with_its_sign(client, manager, counted, shown):
+    client.force_login(manager)
+    level = StockLevelFactory(on_hand=10)
+    response = client.post(COUNT, {"product": level.product.sku, "warehouse": level.warehouse_id, "on_hand": counted})
+    [text] = messages_of(response)
+    assert text.endswith(f": {shown}.")
+
+
+def test_the_ledger_shows_changes_with_their_sign(client, manager):
+    """The movement list: "−3" with a real minus sign, "+10", and "±0" for a count
+    that found what was on hand (other kinds that leave on hand alone show 0)."""
+    client.force_login(manager)
+    level = StockLevelFactory(on_hand=10)  # a receipt of +10
+    services.stock_count(product=level.product, warehouse=level.warehouse, on_hand=7, actor=manager)
+    services.stock_count(product=level.product, warehouse=level.warehouse, on_hand=7, actor=manager)
+    response = client.get(MOVEMENTS)
+    admin_ = response.context["cl"].model_admin
+    shown = [
+        (m.kind, admin_.on_hand_change(m), admin_.reserved_change(m)) for m in changelist_rows(response)
+    ]
+    assert shown == [("count", "±0", "0"), ("count", "\N{MINUS SIGN}3", "0"), ("receipt", "+10", "0")]
+    html = response.content.decode()
+    assert '<td class="field-on_hand_change">\N{MINUS SIGN}3</td>' in html
 
 
 def test_count_below_what_is_reserved_is_refused_with_the_reason(client, manager):

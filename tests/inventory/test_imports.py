@@ -82,7 +82,7 @@ def test_stock_counts_go_through_the_ledger_as_differences():
     services.stock_receive(product=cup, warehouse=tpe, quantity=4, actor=None)
     report = run("stock", "sku,warehouse,on_hand\nTEA,TPE,7\nCUP,TPE,4\nCUP,KHH,12\n")
     assert report.written
-    assert report.created == ["TEA @ TPE: 10 → 7 (-3)", "CUP @ KHH: 0 → 12 (+12)"]
+    assert report.created == ["TEA @ TPE: on hand 10 → 7 (\N{MINUS SIGN}3)", "CUP @ KHH: on hand 0 → 12 (+12)"]
     assert [(skip.row, skip.label) for skip in report.skipped] == [(3, "CUP @ TPE")]
     levels = {
         (level.product.sku, level.warehouse.code): level.on_hand

@@ -3,13 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.messages import get_messages
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from orders import services
-from orders.models import Order, OrderEvent, OrderStatus, PaymentStatus
+from orders.models import ChecklistStep, Order, OrderEvent, OrderStatus, PaymentStatus
 from shipping.models import Shipment
 from tests.factories import (
     CarrierFactory,
@@ -114,8 +115,10 @@ def test_order_page_shows_checklist_actions_lines_and_timeline(as_user, warehous
     advance_action = next(a for a in response.context["actions"] if a["code"] == "advance")
     assert not advance_action["enabled"]
     assert "Items picked" in advance_action["reason"]
-    cancel = next(a for a in response.context["actions"] if a["code"] == "cancel")
-    assert cancel["reason"] == "You do not have permission."
+    # Warehouse staff may hold but never cancel: cancel is not shown at all.
+    assert [a["code"] for a in response.context["actions"]] == ["advance", "hold"]
+    assert "Cancel order" not in html
+    assert "You do not have permission" not in html
     # Status is never a form field; the form has no save button.
     assert 'name="status"' not in html
     assert 'name="_save"' not in html
@@ -533,12 +536,38 @@ def test_bulk_advance_names_the_refused_orders(as_user, warehouse_user):
     assert response.status_code == 302
     [(level, text)] = messages_of(response)
     assert level == "warning"
-    assert text.startswith("2 advanced, 2 refused: SO-1001 missing “Order details verified: name, phone and address complete”; ")
-    assert "Order SO-1002 cannot be advanced while it is Cancelled." in text
+    # A summary line, then one line per refused order.
+    assert text == (
+        '2 advanced, 2 refused<ul class="message-list">'
+        "<li>SO-1001: missing “Order details verified: name, phone and address complete”</li>"
+        "<li>Order SO-1002 cannot be advanced while it is Cancelled.</li></ul>"
+    )
     assert set(Order.objects.filter(status=OrderStatus.PROCESSING).values_list("number", flat=True)) == {
         "SO-2000",
         "SO-2001",
     }
+
+
+def test_bulk_result_lines_are_escaped_and_follow_the_language(as_user, warehouse_user):
+    """The message is HTML (a list): what comes from the data is escaped, and the
+    summary and lines are in the reader's language."""
+    step = ChecklistStep.objects.create(state="new", label="<b>Gift</b> wrapped", position=99, required=True)
+    order = OrderFactory(number="SO-<1>")
+    client = as_user(warehouse_user)
+    [(level, text)] = messages_of(bulk(client, "advance_selected", [order]))
+    assert level == "error"
+    assert "<li>SO-&lt;1&gt;: missing " in text and "“&lt;b&gt;Gift&lt;/b&gt; wrapped”" in text
+    assert "<b>" not in text
+    page = client.get(reverse(CHANGELIST)).content.decode()
+    assert '0 advanced, 1 refused<ul class="message-list"><li>SO-&lt;1&gt;: missing' in page
+    step.delete()
+
+    cancelled = OrderFactory(number="SO-9")
+    services.order_cancel(order=cancelled, actor=None, reason="test")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hant"
+    [(_level, text)] = messages_of(bulk(client, "advance_selected", [cancelled]))
+    assert '<ul class="message-list"><li>' in text
+    assert "Cancelled" not in text and "SO-9" in text  # the refusal in Chinese
 
 
 def test_bulk_advance_all_done_is_a_success(as_user, warehouse_user):
@@ -583,7 +612,7 @@ def test_bulk_hold_asks_for_a_reason_first(as_user, service_user):
     assert done.status_code == 302
     [(level, text)] = messages_of(done)
     assert level == "warning"
-    assert text == "1 put on hold, 1 refused: Order SO-3002 cannot be put on hold while it is Shipped."
+    assert text == '1 put on hold, 1 refused<ul class="message-list"><li>Order SO-3002 cannot be put on hold while it is Shipped.</li></ul>'
     new.refresh_from_db()
     assert new.status == OrderStatus.ON_HOLD
     assert new.events.filter(kind=OrderEvent.Kind.TRANSITION).latest("pk").message == "Warehouse closed for typhoon"

@@ -395,3 +395,17 @@ def test_list_progress_reads_only_what_the_pending_checks_need(db):
     assert tables_read(OrderFactory(stock=0)) == {"orders_orderline", "inventory_stocklevel"}
     assert tables_read(OrderFactory(processing=True)) == {"orders_orderline"}
     assert tables_read(OrderFactory(packed=True)) == {"shipping_shipment"}
+
+
+def test_the_warehouse_filter_names_its_empty_choice(as_user, manager):
+    """Not the admin's bare "-": orders get a warehouse when processing starts."""
+    waiting = OrderFactory()
+    started = OrderFactory(processing=True)
+    client = as_user(manager)
+    response = client.get(reverse(CHANGELIST))
+    [spec] = [f for f in response.context["cl"].filter_specs if getattr(f, "field_path", "") == "warehouse"]
+    choices = {choice["display"]: choice["query_string"] for choice in spec.choices(response.context["cl"])}
+    assert "No warehouse yet" in choices and "-" not in choices
+    assert "No warehouse yet" in response.content.decode()
+    assert changelist_rows(client.get(reverse(CHANGELIST), {"warehouse__isnull": "True"})) == [waiting]
+    assert changelist_rows(client.get(reverse(CHANGELIST), {"warehouse__id__exact": started.warehouse_id})) == [started]

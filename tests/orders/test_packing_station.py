@@ -655,3 +655,25 @@ def test_json_scan_query_count_does_not_grow_with_lines(station):
         assert {entry["id"]: entry["quantity_scanned"] for entry in body["state"]["lines"]}[line.pk] >= 1
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_a_role_that_scans_but_never_advances_sees_no_advance_button(client, order):
+    """An action the role can never take is left out, not shown greyed out."""
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    scanner = UserFactory(username="scanner", is_staff=True)
+    scanner.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_order", "scan_items", "tick_checklist"])
+    )
+    client.force_login(scanner)
+    response = client.get(station_url(), {"number": order.number})
+    assert response.context["order"] == order
+    assert response.context["advance"] is None
+    page = response.content.decode()
+    assert 'id="packing-advance"' not in page
+    assert "You do not have permission" not in page
+    state = scan_json(client, order, order.lines.first().product.barcode).json()["state"]
+    assert state["advance"] is None and state["can_advance"] is False
+    assert state["scanned"] == 1

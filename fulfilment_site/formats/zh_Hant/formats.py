@@ -1,0 +1,1 @@
+from ..dates import *  # noqa: F403  (one format in every language: see dates.py)
