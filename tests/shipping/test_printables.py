@@ -17,6 +17,8 @@ from orders.models import Order
 from shipping.barcodes import code128_svg
 from shipping.services import shipment_create
 from tests.factories import CarrierFactory, OrderFactory, ProductFactory, WarehouseFactory
+from tests.inventory.test_list_plans import assert_no_full_read
+from tests.utils import requires_postgresql_plans
 
 pytestmark = pytest.mark.django_db
 
@@ -415,3 +417,12 @@ def test_bulk_print_of_too_many_orders_is_refused(client, warehouse_user, batch,
     assert response.redirect_chain[-1][0].startswith(CHANGELIST)
     assert any("At most 1 order can" in message for message in messages_of(response))
 
+
+
+@requires_postgresql_plans
+def test_pick_list_reads_through_indexes(client, manager, two_warehouses):
+    """Orders, lines, reservations (the ledger's order index) and locations (the
+    stock level's product/warehouse index): no whole-table read at 1.5 million orders."""
+    client.force_login(manager)
+    response = assert_no_full_read(client, PICK_LIST, {"ids": ids(*two_warehouses)})
+    assert len(response.context["pick_list"].sheets) == 3
