@@ -30,7 +30,7 @@ from reports.admin.imports import ImportAdminMixin
 from . import services
 from .exceptions import InventoryError
 from .filters import low_stock_q
-from .forms import StockCountForm, StockReceiveForm
+from .forms import StockCountForm, StockLevelLocationForm, StockReceiveForm
 from .models import Product, StaffWarehouse, StockLevel, StockMovement, Warehouse
 from .selectors import SEARCH_MAX_LENGTH, SearchTooLong, movement_search
 
@@ -273,12 +273,29 @@ class StockLevelAdmin(
     list_filter_params = {"warehouse__id__exact", "low", "product__id__exact"}
     list_id_params = {"warehouse__id__exact": gettext_lazy("warehouse"), "product__id__exact": gettext_lazy("product")}
     list_per_page = 50  # as the order list: rendering the rows is most of a page's time
-    list_display = ["product_sku", "product_name", "warehouse", "on_hand", "reserved", "available", "low_stock"]
+    list_display = ["product_sku", "product_name", "warehouse", "location", "on_hand", "reserved", "available", "low_stock"]
     list_select_related = ["product", "warehouse"]
     list_filter = ["warehouse", LowStockFilter]
     search_fields = ["product__sku", "product__name", "=product__barcode"]
     search_help_text = gettext_lazy("SKU, product name or barcode.")
-    fields = ["product", "warehouse", "on_hand", "reserved"]
+    # Only the bin location is edited here (by managers); the quantities change
+    # through receipts and counts.
+    form = StockLevelLocationForm
+    fields = ["product", "warehouse", "location", "on_hand", "reserved"]
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("inventory.change_stocklevel")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ["product", "warehouse", "on_hand", "reserved"]
+        return readonly if self.has_change_permission(request, obj) else [*readonly, "location"]
+
+    def save_model(self, request, obj, form, change):
+        # The form has checked the location already; the service saves it (and would
+        # refuse an actor without the permission).
+        services.stock_location_set(
+            product=obj.product, warehouse=obj.warehouse, location=form.cleaned_data["location"], actor=request.user
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(available_quantity=F("on_hand") - F("reserved"))

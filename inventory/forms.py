@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Warehouse
+from .models import StockLevel, Warehouse, clean_location
 from .selectors import product_for_code
 
 
@@ -66,3 +66,24 @@ class StockCountForm(StockFormBase):
     def service_kwargs(self):
         data = self.cleaned_data
         return {"product": data["product"], "warehouse": data["warehouse"], "on_hand": data["on_hand"], "note": data["note"]}
+
+
+class StockLevelLocationForm(forms.ModelForm):
+    """The stock level's admin page edits only its bin location."""
+
+    class Meta:
+        model = StockLevel
+        fields = ["location"]
+        error_messages = {
+            "location": {
+                "max_length": _("A location can be at most %(limit_value)d characters, like A-03-2; this one has %(show_value)d.")
+            }
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "location" in self.fields:
+            self.fields["location"].widget.attrs.setdefault("placeholder", "A-03-2")
+
+    def clean_location(self):
+        return clean_location(self.cleaned_data.get("location"))

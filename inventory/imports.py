@@ -5,11 +5,15 @@
   ("exists"), never changed: an import is for adding, and a file lying around from
   last month must not quietly rename a warehouse or re-assign a barcode. Changes to
   existing records are made on their admin pages.
-- `stock` (`sku,warehouse,on_hand`) is a counted quantity per product and warehouse:
-  each row goes through `stock_count`, so the difference from what was on hand is a
-  ledger movement (kind "count"), as when a manager counts a shelf by hand. A row
-  that matches what is on hand already is skipped ("unchanged").
+- `stock` (`sku,warehouse,on_hand`, and optionally `location`) is a counted quantity
+  per product and warehouse: each row goes through `stock_count`, so the difference
+  from what was on hand is a ledger movement (kind "count"), as when a manager counts
+  a shelf by hand. A `location` (the bin, e.g. A-03-2) is set through
+  `stock_location_set`; a file without the column, or an empty cell, leaves the
+  location as it is. A row that changes neither is skipped ("unchanged").
 """
+
+from django.core.exceptions import ValidationError
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,7 +24,7 @@ from reports.registry import register_import
 
 from . import services
 from .exceptions import InventoryError
-from .models import Product, StockLevel, Warehouse
+from .models import Product, StockLevel, Warehouse, clean_location
 
 
 def _field(model, name):
@@ -121,10 +125,12 @@ class StockImporter(Importer):
     name = "stock"
     verbose_name = gettext_lazy("stock counts")
     columns = ("sku", "warehouse", "on_hand")
+    optional_columns = ("location",)
     permission = "inventory.count_stock"
     existing = gettext_lazy(
         "Each row is a count: on hand is set to it and the difference is recorded in the stock ledger. "
-        "A row equal to what is on hand already is skipped."
+        "A location (the bin, e.g. A-03-2) is set when given; an empty one leaves the location as it is. "
+        "A row equal to what is stored already is skipped."
     )
 
     def plan(self, rows, report):
@@ -149,6 +155,10 @@ class StockImporter(Importer):
             elif warehouse is None:
                 cells.error("warehouse", _("Unknown warehouse “%(code)s”.") % {"code": shown(code)})
             on_hand = cells.whole_number("on_hand")
+            try:
+                location = clean_location(cells["location"])
+            except ValidationError as error:
+                cells.error("location", " ".join(error.messages))
             if not cells.ok:
                 continue
             if (sku, code) in first_rows:
@@ -160,26 +170,37 @@ class StockImporter(Importer):
                 continue
             first_rows[sku, code] = row.number
             level = levels.get((product.pk, warehouse.pk))
-            before, reserved = (level.on_hand, level.reserved) if level else (0, 0)
+            before, reserved, located = (level.on_hand, level.reserved, level.location) if level else (0, 0, "")
             label = f"{sku} @ {code}"
+            # An empty cell (or no column) keeps the stored location.
+            new_location = location if location and location != located else None
             if on_hand < reserved:
                 cells.error(
                     "on_hand",
                     _("%(reserved)s are reserved for orders; a count below that needs those orders cancelled or moved first.")
                     % {"reserved": reserved},
                 )
-            elif on_hand == before:
+            elif on_hand == before and new_location is None:
                 report.skip(row.number, label, _("unchanged (%(on_hand)s on hand)") % {"on_hand": on_hand})
             else:
-                counts.append((row.number, product, warehouse, on_hand))
-                report.create(f"{label}: {on_hand_change(before, on_hand)}")
+                counted = on_hand if on_hand != before else None
+                counts.append((row.number, product, warehouse, counted, new_location))
+                changes = [on_hand_change(before, on_hand)] if counted is not None else []
+                if new_location is not None:
+                    changes.append(
+                        _("location %(before)s → %(after)s") % {"before": located or "—", "after": new_location}
+                    )
+                report.create(f"{label}: {'; '.join(changes)}")
         return counts
 
     def write(self, plan, *, actor):
         note = _("Imported count")
-        for row_number, product, warehouse, on_hand in plan:
+        for row_number, product, warehouse, on_hand, location in plan:
             try:
-                services.stock_count(product=product, warehouse=warehouse, on_hand=on_hand, actor=actor, note=note)
+                if on_hand is not None:
+                    services.stock_count(product=product, warehouse=warehouse, on_hand=on_hand, actor=actor, note=note)
+                if location is not None:
+                    services.stock_location_set(product=product, warehouse=warehouse, location=location, actor=actor)
             except InventoryError as refusal:
                 raise ImportRefused(_("Row %(row)s: %(reason)s") % {"row": row_number, "reason": refusal}) from None
 

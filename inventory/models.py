@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +48,24 @@ class Product(models.Model):
             self.barcode = None
 
 
+# A bin location such as "A-03-2" (aisle, shelf, bin): short enough to print in a
+# pick list's column and to read off a shelf label.
+LOCATION_MAX_LENGTH = 20
+
+
+def clean_location(value):
+    """A bin location as typed or imported: trimmed; refused when longer than
+    LOCATION_MAX_LENGTH, never cut short (a cut location points at the wrong shelf)."""
+    location = " ".join((value or "").split())
+    if len(location) > LOCATION_MAX_LENGTH:
+        raise ValidationError(
+            _("A location can be at most %(max)s characters, like A-03-2; this one has %(length)s."),
+            code="location_too_long",
+            params={"max": LOCATION_MAX_LENGTH, "length": len(location)},
+        )
+    return location
+
+
 class StockLevel(models.Model):
     product = models.ForeignKey(
         Product, on_delete=models.PROTECT, related_name="stock_levels", verbose_name=_("product")
@@ -56,6 +75,14 @@ class StockLevel(models.Model):
     )
     on_hand = models.IntegerField(_("on hand"), default=0)
     reserved = models.IntegerField(_("reserved"), default=0)
+    location = models.CharField(
+        _("location"),
+        max_length=LOCATION_MAX_LENGTH,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Where the product sits in this warehouse, e.g. A-03-2 (aisle, shelf, bin). Pick lists are sorted by it."),
+    )
 
     class Meta:
         ordering = ["product__sku", "warehouse__priority"]
@@ -74,6 +101,9 @@ class StockLevel(models.Model):
     @property
     def available(self):
         return self.on_hand - self.reserved
+
+    def clean(self):
+        self.location = clean_location(self.location)
 
 
 class StockMovement(models.Model):

@@ -39,10 +39,12 @@ class StockLevelResource(ReportResource):
     available = integer_column("export_available", "available")
     low_stock_threshold = integer_column("product__low_stock_threshold", "low_stock_threshold")
     low_stock = boolean_column("export_low", "low_stock")
+    location = text_column("location")
 
     class Meta:
         model = StockLevel
-        fields = ("sku", "product_name", "warehouse", "on_hand", "reserved", "available", "low_stock_threshold", "low_stock")
+        # location last: the columns before it keep their places for existing readers.
+        fields = ("sku", "product_name", "warehouse", "on_hand", "reserved", "available", "low_stock_threshold", "low_stock", "location")
         export_order = fields
 
     def get_queryset(self):

@@ -18,7 +18,9 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from .exceptions import InsufficientStock, InventoryError
-from .models import Product, StockLevel, StockMovement, Warehouse
+from django.core.exceptions import ValidationError
+
+from .models import Product, StockLevel, StockMovement, Warehouse, clean_location
 from common.cleaning import parse_whole_number, shortened
 from common.permissions import require_permission
 
@@ -139,6 +141,22 @@ def stock_count(*, product, warehouse, on_hand, actor, note=""):
         actor=actor,
         note=note,
     )
+    return level
+
+
+@transaction.atomic
+def stock_location_set(*, product, warehouse, location, actor):
+    """Where the product sits in the warehouse (its bin, e.g. A-03-2), trimmed; an
+    empty one clears it. Not a stock change, so no ledger movement. Managers only."""
+    require_permission(actor, "inventory.change_stocklevel", _("change stock locations"))
+    try:
+        location = clean_location(location)
+    except ValidationError as error:
+        raise InventoryError(" ".join(error.messages)) from None
+    level = _lock_levels(warehouse=warehouse, product_ids=[product.pk], create=True)[product.pk]
+    if level.location != location:
+        level.location = location
+        level.save(update_fields=["location"])
     return level
 
 

@@ -1,9 +1,12 @@
 """Reads shared by the admin pages, the packing station, the lookup and the printables."""
 
+import re
 from dataclasses import dataclass, field
 
 from django.db.models import F, Prefetch
 from django.utils.translation import gettext as _
+
+from inventory.models import StockLevel, StockMovement, Warehouse
 
 from . import workflow
 from .checklist import step_passed
@@ -566,9 +569,11 @@ DO_NOT_SHIP = {OrderStatus.ON_HOLD, OrderStatus.CANCELLED, OrderStatus.RETURNED}
 
 @dataclass
 class PickRow:
-    """One product to pick: the total over the batch and which orders need it."""
+    """One product to pick in one warehouse: its bin location there, the total over the
+    batch and which orders need it."""
 
     product: object
+    location: str = ""
     quantity: int = 0
     orders: list = field(default_factory=list)  # [(order number, quantity)]
 
@@ -578,10 +583,41 @@ class PickRow:
 
 
 @dataclass
+class PickOrder:
+    """An order's lines that are picked from one warehouse (each with `location`)."""
+
+    order: object
+    lines: list
+
+
+@dataclass
+class PickSheet:
+    """The pick list of one warehouse: its products in walking order (by location,
+    products without one last, then by SKU) and its orders with their lines there.
+    `warehouse` is None for lines with no stock reserved anywhere yet."""
+
+    warehouse: object
+    rows: list
+    orders: list  # [PickOrder], by order number
+
+    @property
+    def total_units(self):
+        return sum(row.quantity for row in self.rows)
+
+    @property
+    def flagged(self):
+        return [pick.order for pick in self.orders if not pick.order.pickable]
+
+
+@dataclass
 class PickList:
     orders: list
-    rows: list
+    sheets: list  # [PickSheet], by warehouse priority and code, "no stock reserved" last
     missing_ids: list
+
+    @property
+    def rows(self):
+        return [row for sheet in self.sheets for row in sheet.rows]
 
     @property
     def total_units(self):
@@ -593,33 +629,98 @@ class PickList:
 
     @property
     def warehouses(self):
-        return sorted({order.warehouse.code for order in self.orders if order.warehouse})
+        return [sheet.warehouse.code for sheet in self.sheets if sheet.warehouse is not None]
 
 
 def _lines():
     return Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("sku", "id"))
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def location_key(location):
+    """Walking order of bin locations: numbers compared as numbers (A-2 before A-10),
+    letters without case; an empty location after every other."""
+    parts = tuple((0, int(part), "") if part.isdigit() else (1, 0, part.casefold()) for part in _DIGITS.split(location) if part)
+    return (not location, parts)
+
+
+def _pick_warehouses(orders):
+    """{(order id, product id): warehouse id} for each line: where its stock is reserved
+    (the latest reserve movement of the order for the product), else the order's own
+    warehouse, else None. One query however many orders."""
+    reserved = {
+        (order_id, product_id): warehouse_id
+        for order_id, product_id, warehouse_id in StockMovement.objects.filter(
+            order_id__in=[order.pk for order in orders], kind=StockMovement.Kind.RESERVE
+        )
+        .order_by("created_at", "id")
+        .values_list("order_id", "product_id", "warehouse_id")
+    }
+    return {
+        (order.pk, line.product_id): reserved.get((order.pk, line.product_id), order.warehouse_id)
+        for order in orders
+        for line in order.lines.all()
+    }
+
+
 def pick_list(order_ids):
-    """The orders with the given ids (sorted by number) and one row per product, sorted
-    by SKU, with the total quantity and the orders that need it. Two queries."""
+    """The orders with the given ids (sorted by number), split into one PickSheet per
+    warehouse their lines are picked from (see _pick_warehouses): per product, its
+    location there, the total quantity and the orders that need it. Five queries
+    (orders, lines, reservations, warehouses, locations), whatever the batch."""
     order_ids = list(order_ids)
     orders = list(
         Order.objects.filter(pk__in=order_ids).select_related("warehouse").prefetch_related(_lines()).order_by("number")
     )
-    rows = {}
     for order in orders:
         order.pickable = order.status in PICKABLE
+    picked_from = _pick_warehouses(orders) if orders else {}
+    warehouse_ids = {pk for pk in picked_from.values() if pk is not None}
+    warehouses = {warehouse.pk: warehouse for warehouse in Warehouse.objects.filter(pk__in=warehouse_ids)} if warehouse_ids else {}
+    locations = (
+        {
+            (product_id, warehouse_id): location
+            for product_id, warehouse_id, location in StockLevel.objects.filter(
+                product_id__in={product_id for _order_id, product_id in picked_from},
+                warehouse_id__in=warehouse_ids,
+            )
+            .exclude(location="")
+            .values_list("product_id", "warehouse_id", "location")
+        }
+        if warehouse_ids
+        else {}
+    )
+    # {warehouse id or None: ({product id: PickRow}, {order id: PickOrder})}
+    by_warehouse = {}
+    for order in orders:
         for line in order.lines.all():
-            row = rows.setdefault(line.product_id, PickRow(product=line.product))
+            warehouse_id = picked_from[order.pk, line.product_id]
+            line.location = locations.get((line.product_id, warehouse_id), "")
+            rows, picks = by_warehouse.setdefault(warehouse_id, ({}, {}))
+            row = rows.setdefault(line.product_id, PickRow(product=line.product, location=line.location))
             row.quantity += line.quantity
             row.orders.append((order.number, line.quantity))
+            picks.setdefault(order.pk, PickOrder(order=order, lines=[])).lines.append(line)
+
+    def walking_order(location, sku, pk):
+        return (location_key(location), sku, pk)
+
+    sheets = []
+    for warehouse_id, (rows, picks) in by_warehouse.items():
+        for pick in picks.values():
+            pick.lines.sort(key=lambda line: walking_order(line.location, line.product.sku, line.pk))
+        sheets.append(
+            PickSheet(
+                warehouse=warehouses.get(warehouse_id),
+                rows=sorted(rows.values(), key=lambda row: walking_order(row.location, row.sku, row.product.pk)),
+                orders=list(picks.values()),  # the orders were read by number
+            )
+        )
+    sheets.sort(key=lambda sheet: (1, 0, "") if sheet.warehouse is None else (0, sheet.warehouse.priority, sheet.warehouse.code))
     found = {order.pk for order in orders}
-    return PickList(
-        orders=orders,
-        rows=sorted(rows.values(), key=lambda row: (row.sku, row.product.pk)),
-        missing_ids=[pk for pk in order_ids if pk not in found],
-    )
+    return PickList(orders=orders, sheets=sheets, missing_ids=[pk for pk in order_ids if pk not in found])
 
 
 def packing_slips(order_ids):

@@ -149,6 +149,7 @@ class Importer:
     name = ""
     verbose_name = ""
     columns = ()
+    optional_columns = ()
     permission = None
     existing = ""
 
@@ -177,7 +178,7 @@ def run_import(kind, file, *, actor, dry_run, name=None):
     if not may_import(actor, importer):
         raise PermissionDenied(_("You do not have permission to %(action)s.") % {"action": _("import data")})
     with _cyclic_gc_paused():
-        table = read_table(file, columns=importer.columns, name=name)
+        table = read_table(file, columns=importer.columns, optional=importer.optional_columns, name=name)
         report = ImportReport(kind=kind, dry_run=dry_run)
         report.errors.extend(table.errors)
         plan = importer.plan(table.rows, report)
@@ -221,9 +222,10 @@ class Table:
     errors: list
 
 
-def read_table(file, *, columns, name=None):
+def read_table(file, *, columns, optional=(), name=None):
     """The rows of `file` under its header, which must be exactly `columns` (in any
-    order). Blank rows are left out; their numbers are kept for the others."""
+    order), plus any of `optional` (each row's cells give "" for one the file leaves
+    out). Blank rows are left out; their numbers are kept for the others."""
     name = name if name is not None else getattr(file, "name", "") or ""
     extension = os.path.splitext(str(name))[1].lower()
     if extension not in EXTENSIONS:
@@ -235,7 +237,7 @@ def read_table(file, *, columns, name=None):
     if not data.strip():
         raise ImportFileError(_("The file is empty."))
     raw_rows = _csv_rows(data) if extension == ".csv" else _xlsx_rows(data)
-    return _table(raw_rows, columns)
+    return _table(raw_rows, columns, optional)
 
 
 def _read_limited(file):
@@ -352,7 +354,7 @@ def _header(cells):
     return header
 
 
-def _table(raw_rows, columns):
+def _table(raw_rows, columns, optional=()):
     rows_iter = iter(raw_rows)
     header = None
     for cells in rows_iter:
@@ -360,14 +362,15 @@ def _table(raw_rows, columns):
         break
     if header is None or (not header and not any(any(map(str.strip, cells)) for cells in rows_iter)):
         raise ImportFileError(_("The file is empty."))
-    _check_header(header, columns)
+    _check_header(header, columns, optional)
+    absent = {name: "" for name in optional if name not in header}
     width = len(header)
     rows, errors = [], []
     strip = str.strip
     for number, cells in enumerate(rows_iter, start=2):
         cells = list(map(strip, cells))
         if len(cells) == width and any(cells):  # the usual case
-            rows.append(Row(number, dict(zip(header, cells))))
+            rows.append(Row(number, {**absent, **dict(zip(header, cells))} if absent else dict(zip(header, cells))))
             continue
         while len(cells) > width and not cells[-1]:
             cells.pop()  # empty cells right of the table: a spreadsheet's used range
@@ -387,17 +390,17 @@ def _table(raw_rows, columns):
         if not any(cells):
             continue
         cells.extend([""] * (width - len(cells)))
-        rows.append(Row(number, dict(zip(header, cells))))
+        rows.append(Row(number, {**absent, **dict(zip(header, cells))}))
     if not rows and not errors:
         raise ImportFileError(_("The file has a header row but no rows to import."))
     return Table(header=header, rows=rows, errors=errors)
 
 
-def _check_header(header, columns):
+def _check_header(header, columns, optional=()):
     expected = list(columns)
     duplicated = sorted({name for name in header if header.count(name) > 1})
     missing = [name for name in expected if name not in header]
-    unexpected = [name or _("(blank)") for name in header if name not in expected]
+    unexpected = [name or _("(blank)") for name in header if name not in expected and name not in optional]
     if not (missing or unexpected or duplicated):
         return
     problems = []
@@ -411,6 +414,8 @@ def _check_header(header, columns):
         "expected": ",".join(expected),
         "problems": "; ".join(problems),
     }
+    if optional:
+        message += " " + _("It may also have %(columns)s.") % {"columns": ",".join(optional)}
     if len(header) == 1 and re.search(r"[;\t]", header[0]):
         message += " " + _("Separate the columns with commas.")
     raise ImportFileError(message)

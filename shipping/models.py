@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import REASON_MAX_LENGTH
 
-from .tracking import TRACKING_NUMBER_MAX_LENGTH, validate_tracking_number_pattern
+from .tracking import TRACKING_NUMBER_MAX_LENGTH, tracking_number_hint, validate_tracking_number_pattern
 
 # A shipment's reason for being voided, like the reasons of the order workflow.
 VOID_REASON_MAX_LENGTH = REASON_MAX_LENGTH
@@ -40,6 +40,12 @@ class Carrier(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def tracking_number_format(self):
+        """The pattern in words with an example ("12 digits, like 123456789012"); ""
+        when any number is accepted (shipping/tracking.py)."""
+        return tracking_number_hint(self)
 
     def tracking_url(self, tracking_number):
         if not self.tracking_url_template or not tracking_number:

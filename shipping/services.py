@@ -108,7 +108,10 @@ def shipment_create(*, order, carrier, tracking_number, actor):
         )
     if not tracking_number_valid(carrier, tracking_number):
         raise ShippingError(
-            _("“%(number)s” is not a valid %(carrier)s tracking number.")
+            _("“%(number)s” is not a valid %(carrier)s tracking number: expected %(format)s.")
+            % {"number": tracking_number, "carrier": carrier.name, "format": carrier.tracking_number_format}
+            if carrier.tracking_number_format
+            else _("“%(number)s” is not a valid %(carrier)s tracking number.")
             % {"number": tracking_number, "carrier": carrier.name}
         )
     duplicate = _tracking_number_user(carrier, tracking_number)

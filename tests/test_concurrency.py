@@ -284,3 +284,19 @@ def test_voiding_a_shipment_while_the_order_ships_never_deadlocks():
             assert isinstance(void_result, ShippingError), outcomes
             assert "is Shipped; only a shipment waiting for pickup can be voided" in str(void_result)
             assert (order.status, shipment.status) == (S.SHIPPED, Shipment.Status.SHIPPED)
+
+
+def test_a_location_set_and_a_receipt_at_once_on_a_new_stock_row_both_land():
+    """Both create the product's first stock row in the warehouse: one row results,
+    with the location and the received quantity, and the ledger agrees."""
+    warehouse = WarehouseFactory(code="MAIN", priority=1)
+    for attempt in range(5):
+        product = ProductFactory(sku=f"BIN-{attempt}")
+        outcomes = race(
+            lambda: stock.stock_location_set(product=product, warehouse=warehouse, location="A-03-2", actor=None),
+            lambda: stock.stock_receive(product=product, warehouse=warehouse, quantity=4, actor=None),
+        )
+        assert [kind for kind, _value in outcomes] == ["ok", "ok"], outcomes
+        level = StockLevel.objects.get(product=product, warehouse=warehouse)
+        assert (level.location, level.on_hand) == ("A-03-2", 4)
+    assert ledger_mismatches() == {}

@@ -154,6 +154,10 @@ def test_reference_data_is_realistic():
     assert any("-" in phone for phone in phones) and any(phone.startswith("+886") for phone in phones)
     for carrier in Carrier.objects.all():
         assert "{tracking_number}" in carrier.tracking_url_template and carrier.tracking_number_pattern
+        assert ", like " in carrier.tracking_number_format  # every demo pattern reads in words
+    # Every stock level has a bin, so a demo pick list walks an aisle.
+    assert not StockLevel.objects.filter(location="").exists()
+    assert StockLevel.objects.filter(location__regex=r"^[ABC]-\d{2}-[1-4]$").count() == StockLevel.objects.count()
     assert ean13("400638133393") == "4006381333931"  # a published example
 
 

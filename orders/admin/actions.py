@@ -36,6 +36,12 @@ AddressForm = type(
 )
 
 
+# Where a refused form's input waits for the order page (a redirect drops POST data).
+TYPED_SESSION_KEY = "orders_order_typed"
+# What is kept of each field: more than any of the page's fields accepts.
+TYPED_MAX_LENGTH = 4000
+
+
 def _error_text(error):
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
@@ -98,15 +104,43 @@ class OrderActionViewsMixin:
             reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
         )
 
+    def _keep_typed(self, request, order):
+        """Keep what the refused form held (a reason, a note, a carrier and tracking
+        number) for the order page to show again: staff correct it instead of typing it
+        all over. Forms sent from another page (a `next`) go back there without it."""
+        if request.POST.get("next") or request.resolver_match is None:
+            return
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}_"
+        request.session[TYPED_SESSION_KEY] = {
+            "order": order.pk,
+            "action": request.resolver_match.url_name.removeprefix(prefix),
+            "fields": {
+                name: value[:TYPED_MAX_LENGTH]
+                for name, value in request.POST.items()
+                if name not in ("csrfmiddlewaretoken", "next")
+            },
+        }
+
+    def typed_on_page(self, request, order):
+        """{action: {field: value}} of the form refused just before this order page
+        (read once), or {}."""
+        kept = request.session.pop(TYPED_SESSION_KEY, None)
+        if not kept or kept.get("order") != order.pk:
+            return {}
+        return {kept["action"]: kept["fields"]}
+
     def _run(self, request, order, call, success):
-        """Call a service; a refusal becomes a message (a stale one only a warning).
-        PermissionDenied from the service is left to become a 403."""
+        """Call a service; a refusal becomes a message (a stale one only a warning),
+        and the form's input is kept for the page. PermissionDenied from the service
+        is left to become a 403."""
         try:
             result = call()
         except StaleAction as error:
             messages.warning(request, str(error))
+            self._keep_typed(request, order)
         except (WorkflowError, InventoryError, ValidationError) as error:
             messages.error(request, _error_text(error))
+            self._keep_typed(request, order)
         else:
             messages.success(request, success(result) if callable(success) else success)
         return self._order_page(request, order)

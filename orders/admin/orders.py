@@ -469,6 +469,11 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
             )
         age, target, overdue = time_in_status(order, status_targets(request), timezone.now())
         able = workflow.abilities(order, workflow.user_permissions(user))
+        typed = self.typed_on_page(request, order)
+        lines = list(order.lines.all())
+        returned = typed.get("return", {})
+        for line in lines:
+            line.restock_typed = returned.get(f"restock-{line.pk}", "0")
         return {
             "title": _("Order %(number)s") % {"number": order.number},
             "subtitle": None,
@@ -491,8 +496,10 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
             "progress": progress,
             "ready": ready,
             "actions": available_actions(order, user, rows),
-            "lines": list(order.lines.all()),
+            "lines": lines,
             "shipments": list(order.shipments.all()),
+            # What a refused form held, by action, to fill the form again.
+            "typed": typed,
             "events": events,
             "can_mark_paid": able["mark_paid"],
             "can_note": able["note"],

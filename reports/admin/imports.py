@@ -147,6 +147,7 @@ class ImportAdminMixin:
             "title": _("Import %(kind)s") % {"kind": importer.verbose_name},
             "importer": importer,
             "columns": ",".join(importer.columns),
+            "optional_columns": ",".join(importer.optional_columns),
             "import_url": self._import_url(),
             **context,
         }

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from common.admin import KeepHistoryAdminMixin
 
@@ -34,6 +35,15 @@ class CarrierForm(forms.ModelForm):
 @admin.register(Carrier)
 class CarrierAdmin(KeepHistoryAdminMixin, admin.ModelAdmin):
     form = CarrierForm
-    list_display = ["name", "code", "tracking_number_pattern", "tracking_url_template", "is_active"]
+    list_display = ["name", "code", "tracking_number_pattern", "tracking_number_format", "tracking_url_template", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
+    # How staff are told the pattern, read back to the manager who wrote it.
+    readonly_fields = ["tracking_number_format"]
+    fields = ["code", "name", "tracking_url_template", "tracking_number_pattern", "tracking_number_format", "is_active"]
+
+    @admin.display(description=gettext_lazy("format shown to staff"))
+    def tracking_number_format(self, carrier):
+        if not carrier.pk and not carrier.tracking_number_pattern:
+            return "—"
+        return carrier.tracking_number_format or _("Any tracking number (no pattern).")

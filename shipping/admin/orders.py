@@ -63,9 +63,18 @@ class OrderShipmentsAdminMixin:
         # One live shipment per order (shipment_create): the form shows while there is none.
         live = [s for s in order.shipments.all() if s.status != Shipment.Status.CANCELLED]
         can_ship = may_ship and order.status in SHIPPABLE and not live
+        carriers = list(Carrier.objects.filter(is_active=True).order_by("name")) if can_ship else []
+        # A refused shipment form comes back with its carrier chosen and its number typed.
+        typed = context.get("typed", {}).get("create_shipment", {})
+        typed_carrier_id = parse_id(typed.get("carrier"))
         context.update(
             {
-                "carriers": list(Carrier.objects.filter(is_active=True).order_by("name")) if can_ship else [],
+                "carriers": carriers,
+                "shipment_typed": {
+                    "carrier": next((carrier for carrier in carriers if carrier.pk == typed_carrier_id), None),
+                    "tracking_number": typed.get("tracking_number", ""),
+                },
+                "void_typed": context.get("typed", {}).get("void_shipment", {}),
                 "can_ship": can_ship,
                 "can_void_shipment": may_ship,
                 "can_confirm_delivery": has_permission(request.user, "orders.advance_order")
@@ -81,6 +90,7 @@ class OrderShipmentsAdminMixin:
         carrier = Carrier.objects.filter(pk=carrier_id, is_active=True).first() if carrier_id else None
         if carrier is None:
             messages.error(request, _("Choose a carrier."))
+            self._keep_typed(request, order)
             return self._order_page(request, order)
         return self._run(
             request,

@@ -2,9 +2,11 @@
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from inventory import services
+from inventory.exceptions import InventoryError
 from inventory.models import Product, StockLevel, StockMovement
 from tests.factories import OrderFactory, ProductFactory, StockLevelFactory, UserFactory, WarehouseFactory
 from tests.utils import changelist_rows, count_queries, page_queries
@@ -77,11 +79,71 @@ def test_stock_quantities_are_never_editable_in_the_admin(client, superuser):
     page = client.get(change)
     assert page.status_code == 200
     assert 'name="on_hand"' not in page.content.decode()
-    assert client.post(change, {"on_hand": 99, "reserved": 0}).status_code == 403
+    # Only the location is a field of the page: posted quantities are ignored.
+    assert client.post(change, {"on_hand": 99, "reserved": 0, "location": ""}).status_code == 302
     assert client.get(reverse("admin:inventory_stocklevel_add")).status_code == 403
     assert client.post(reverse("admin:inventory_stocklevel_delete", args=[level.pk]), {"post": "yes"}).status_code == 403
     level.refresh_from_db()
     assert level.on_hand == 10
+
+
+# --- bin locations ------------------------------------------------------------------
+
+
+def test_manager_sets_a_trimmed_location_and_the_stock_list_shows_it(client, manager):
+    level = StockLevelFactory(on_hand=10)
+    change = reverse("admin:inventory_stocklevel_change", args=[level.pk])
+    client.force_login(manager)
+
+    response = client.post(change, {"location": "  A-03-2 "})
+
+    assert response.status_code == 302
+    level.refresh_from_db()
+    assert (level.location, level.on_hand) == ("A-03-2", 10)
+    assert not StockMovement.objects.filter(kind=StockMovement.Kind.COUNT).exists()  # not a stock change
+    assert '<td class="field-location">A-03-2</td>' in client.get(LEVELS).content.decode()
+
+
+def test_a_too_long_location_is_refused_with_the_limit_and_kept_in_the_field(client, manager):
+    level = StockLevelFactory(on_hand=10)
+    level.location = "B-01-1"
+    level.save()
+    change = reverse("admin:inventory_stocklevel_change", args=[level.pk])
+    client.force_login(manager)
+    typed = "AISLE-12-SHELF-04-BIN-7"
+
+    response = client.post(change, {"location": typed})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "A location can be at most 20 characters, like A-03-2; this one has 23." in html
+    assert f'value="{typed}"' in html
+    level.refresh_from_db()
+    assert level.location == "B-01-1"
+
+
+def test_other_roles_see_the_location_but_cannot_change_it(client, warehouse_user):
+    level = StockLevelFactory(on_hand=10)
+    services.stock_location_set(product=level.product, warehouse=level.warehouse, location="C-2", actor=None)
+    change = reverse("admin:inventory_stocklevel_change", args=[level.pk])
+    client.force_login(warehouse_user)
+
+    page = client.get(change)
+    assert page.status_code == 200
+    assert 'name="location"' not in page.content.decode() and "C-2" in page.content.decode()
+    assert client.post(change, {"location": "Z-9"}).status_code == 403
+    level.refresh_from_db()
+    assert level.location == "C-2"
+
+
+def test_location_service_refuses_without_permission_and_too_long(warehouse_user):
+    level = StockLevelFactory(on_hand=1)
+    with pytest.raises(PermissionDenied):
+        services.stock_location_set(product=level.product, warehouse=level.warehouse, location="A-1", actor=warehouse_user)
+    with pytest.raises(InventoryError, match="at most 20 characters"):
+        services.stock_location_set(product=level.product, warehouse=level.warehouse, location="X" * 21, actor=None)
+    level.refresh_from_db()
+    assert level.location == ""
 
 
 # --- the ledger -----------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """inventory/imports.py: warehouses, products and stock counts, through run_import
 and the import_csv command."""
 
+import csv
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -8,7 +10,7 @@ from django.core.management.base import CommandError
 
 from inventory import services
 from inventory.models import Product, StockLevel, StockMovement, Warehouse
-from reports.imports import run_import
+from reports.imports import ImportFileError, run_import
 from tests.factories import OrderFactory, ProductFactory, WarehouseFactory
 from tests.utils import ledger_mismatches
 
@@ -127,6 +129,51 @@ def test_stock_import_needs_the_count_permission_as_well(manager, warehouse_user
     assert StockMovement.objects.get().actor == manager
 
 
+def _locations():
+    return {
+        (level.product.sku, level.warehouse.code): level.location
+        for level in StockLevel.objects.select_related("product", "warehouse")
+    }
+
+
+def test_stock_import_sets_locations_and_keeps_them_when_the_column_or_cell_is_empty(manager):
+    tpe = WarehouseFactory(code="TPE")
+    tea, cup = ProductFactory(sku="TEA"), ProductFactory(sku="CUP")
+    ProductFactory(sku="POT")
+    services.stock_receive(product=tea, warehouse=tpe, quantity=10, actor=None)
+    services.stock_receive(product=cup, warehouse=tpe, quantity=4, actor=None)
+
+    # A location alone (the count is unchanged) is a change; a new row gets both.
+    report = run("stock", "location,sku,warehouse,on_hand\n A-03-2 ,TEA,TPE,10\nB-1,CUP,TPE,5\nC-7,POT,TPE,2\n", actor=manager)
+    assert report.written, report.errors
+    assert report.created == ["TEA @ TPE: location — → A-03-2", "CUP @ TPE: 4 → 5 (+1); location — → B-1", "POT @ TPE: 0 → 2 (+2); location — → C-7"]
+    assert _locations() == {("TEA", "TPE"): "A-03-2", ("CUP", "TPE"): "B-1", ("POT", "TPE"): "C-7"}
+    movements = StockMovement.objects.count()
+
+    # An old file without the column, and an empty cell, leave the locations alone.
+    assert run("stock", "sku,warehouse,on_hand\nTEA,TPE,9\n", actor=manager).written
+    report = run("stock", "sku,warehouse,on_hand,location\nCUP,TPE,5,\nPOT,TPE,2,C-7\n", actor=manager)
+    assert [(skip.row, skip.label) for skip in report.skipped] == [(2, "CUP @ TPE"), (3, "POT @ TPE")]
+    assert _locations() == {("TEA", "TPE"): "A-03-2", ("CUP", "TPE"): "B-1", ("POT", "TPE"): "C-7"}
+    assert StockMovement.objects.count() == movements + 1  # TEA's count only
+    assert ledger_mismatches() == {}
+
+
+def test_a_too_long_location_is_refused_by_row_and_nothing_is_written():
+    WarehouseFactory(code="TPE")
+    ProductFactory(sku="TEA")
+    report = run("stock", "sku,warehouse,on_hand,location\nTEA,TPE,3,AISLE-12-SHELF-04-BIN-7\n")
+    assert errors_of(report) == [(2, "location")]
+    assert "at most 20 characters" in report.errors[0].reason
+    assert not StockLevel.objects.exists() and not StockMovement.objects.exists()
+
+
+def test_an_unknown_extra_column_still_names_the_optional_one():
+    WarehouseFactory(code="TPE")
+    with pytest.raises(ImportFileError, match="unexpected bin.*It may also have location"):
+        run("stock", "sku,warehouse,on_hand,bin\nTEA,TPE,3,A\n")
+
+
 # --- the command -------------------------------------------------------------------------------------
 
 
@@ -170,3 +217,17 @@ def test_import_csv_refuses_an_unknown_kind_a_missing_file_and_a_bad_file(tmp_pa
     empty.write_bytes(b"")
     with pytest.raises(CommandError, match="Nothing was imported: The file is empty"):
         call_command("import_csv", "warehouses", str(empty))
+
+
+def test_stock_export_carries_the_location_and_imports_back(tmp_path, manager):
+    tpe = WarehouseFactory(code="TPE")
+    tea = ProductFactory(sku="TEA")
+    services.stock_receive(product=tea, warehouse=tpe, quantity=3, actor=None)
+    services.stock_location_set(product=tea, warehouse=tpe, location="A-03-2", actor=None)
+    path = tmp_path / "stock.csv"
+    call_command("export_csv", "stock", "--output", str(path))
+    rows = list(csv.DictReader(open(path, encoding="utf-8-sig", newline="")))
+    assert [(row["sku"], row["warehouse"], row["on_hand"], row["location"]) for row in rows] == [("TEA", "TPE", "3", "A-03-2")]
+    services.stock_location_set(product=tea, warehouse=tpe, location="", actor=None)
+    report = run("stock", "sku,warehouse,on_hand,location\nTEA,TPE,3,A-03-2\n", actor=manager)
+    assert report.written and StockLevel.objects.get().location == "A-03-2"

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders import services
+from orders.exceptions import WorkflowError
 from orders.models import ChecklistStep, Order, OrderEvent, OrderStatus, PaymentStatus
 from shipping.models import Shipment
 from tests.factories import (
@@ -639,3 +640,88 @@ def test_prefetched_stock_gives_the_same_verdict_as_a_live_check(db):
     snapshot = {order.number: checklist.evaluate(Predicate.STOCK_AVAILABLE, order) for order in orders}
     assert snapshot == live
     assert live[in_stock.number][0] and live[elsewhere.number][0] and not live[short.number][0]
+
+
+# --- refused forms keep what was typed ---------------------------------------------------
+
+
+def test_a_refused_tracking_number_keeps_the_carrier_and_number_and_names_the_format(as_user, warehouse_user):
+    client = as_user(warehouse_user)
+    order = OrderFactory(packed=True)
+    CarrierFactory(code="DHL", name="DHL Express", tracking_number_pattern=r"\d{10}")
+    carrier = CarrierFactory()
+
+    response = client.post(action_url("create_shipment", order), {"carrier": carrier.pk, "tracking_number": "12AB"}, follow=True)
+
+    html = response.content.decode()
+    assert "“12AB” is not a valid T-Cat tracking number: expected 12 digits, like 123456789012." in html
+    assert f'<option value="{carrier.pk}" selected>T-Cat</option>' in html
+    assert 'name="tracking_number"' in html and 'value="12AB"' in html
+    # Every carrier's format is on the form, the chosen one marked.
+    assert '<li class="is-chosen">T-Cat: 12 digits, like 123456789012</li>' in html
+    assert "DHL Express: 10 digits, like 1234567890" in html
+    # Read once: the next visit shows an empty form.
+    again = client.get(change_url(order)).content.decode()
+    assert 'value="12AB"' not in again and " selected>T-Cat" not in again
+    assert not order.shipments.exists()
+
+
+def test_a_shipment_without_a_carrier_keeps_the_typed_number(as_user, warehouse_user):
+    client = as_user(warehouse_user)
+    order = OrderFactory(packed=True)
+    CarrierFactory()
+    html = client.post(action_url("create_shipment", order), {"carrier": "", "tracking_number": "123456789012"}, follow=True).content.decode()
+    assert "Choose a carrier." in html and 'value="123456789012"' in html
+
+
+def test_a_refused_note_keeps_its_text(as_user, service_user):
+    client = as_user(service_user)
+    order = OrderFactory(processing=True)
+    long_note = "x" * 2001  # over the note's limit: refused by the service
+    html = client.post(action_url("note", order), {"text": long_note}, follow=True).content.decode()
+    assert f">{long_note}</textarea>" in html
+    assert not order.events.filter(kind=OrderEvent.Kind.NOTE).exists()
+
+
+def test_a_refused_hold_keeps_the_reason_typed(as_user, warehouse_user, monkeypatch):
+    client = as_user(warehouse_user)
+    order = OrderFactory(processing=True)
+    reason = "Waiting for the customer to confirm the address"
+
+    def refuse(**kwargs):
+        raise WorkflowError("Refused for the test.")  # e.g. a colleague moved the order meanwhile
+
+    monkeypatch.setattr(services, "order_hold", refuse)
+    html = client.post(action_url("hold", order), {"reason": reason}, follow=True).content.decode()
+    assert "Refused for the test." in html
+    assert f'value="{reason}"' in html
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PROCESSING
+
+
+def test_a_refused_return_keeps_the_restock_quantities_and_reason(as_user, service_user):
+    client = as_user(service_user)
+    order = OrderFactory(delivered=True, lines=2, quantity=2)
+    first, second = order.lines.order_by("pk")
+    html = client.post(
+        action_url("return", order), {"reason": "Wrong size", f"restock-{first.pk}": "2", f"restock-{second.pk}": "9"}, follow=True
+    ).content.decode()
+    assert f'name="restock-{first.pk}" value="2"' in html and f'name="restock-{second.pk}" value="9"' in html
+    assert 'value="Wrong size"' in html
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DELIVERED
+
+
+def test_a_refused_void_keeps_its_reason_on_that_shipment(as_user, warehouse_user):
+    client = as_user(warehouse_user)
+    order = OrderFactory(packed=True)
+    client.post(action_url("create_shipment", order), {"carrier": CarrierFactory().pk, "tracking_number": "123456789012"})
+    shipment = order.shipments.get()
+    too_long = "Mistyped " * 250  # over the reason's limit: refused by the service
+
+    html = client.post(action_url("void_shipment", order), {"shipment": shipment.pk, "reason": too_long}, follow=True).content.decode()
+
+    assert "A reason can be at most 2000 characters" in html
+    assert f'value="{too_long}"' in html
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.PENDING

@@ -10,11 +10,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from inventory import services as inventory_services
 from orders import services
 from orders import selectors
+from orders.models import Order
 from shipping.barcodes import code128_svg
 from shipping.services import shipment_create
 from tests.factories import CarrierFactory, OrderFactory, ProductFactory, WarehouseFactory
+from tests.inventory.test_list_plans import assert_no_full_read
+from tests.utils import requires_postgresql_plans
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +47,11 @@ def products(db):
 
 @pytest.fixture
 def batch(products):
-    """Two orders sharing SKU-B (2 + 3 units), one with SKU-A, one with SKU-C."""
+    """Two orders sharing SKU-B (2 + 3 units), one with SKU-A, one with SKU-C, all
+    reserved in MAIN."""
     blue, apple, cork = products
     first = OrderFactory(number="SO-2001", lines=[blue, apple], quantity=2, processing=True)
-    second = OrderFactory(number="SO-2002", lines=[blue, cork], quantity=3)
+    second = OrderFactory(number="SO-2002", lines=[blue, cork], quantity=3, processing=True)
     return first, second
 
 
@@ -82,6 +87,78 @@ def test_pick_list_selector_totals_each_sku_across_orders(batch):
     assert pick_list.total_units == 10
     assert pick_list.missing_ids == [999999]
     assert pick_list.flagged == []
+    assert pick_list.warehouses == ["MAIN"]  # one sheet
+
+
+def _located(product, warehouse, location):
+    inventory_services.stock_location_set(product=product, warehouse=warehouse, location=location, actor=None)
+
+
+@pytest.fixture
+def two_warehouses(db):
+    """SO-2101 reserved in TPE, SO-2102 in TXG (each its own warehouse), SO-2103 new
+    with no warehouse: nothing reserved. Locations in TPE for three of the products."""
+    tpe = WarehouseFactory(code="TPE", name="Taipei", priority=1)
+    txg = WarehouseFactory(code="TXG", name="Taichung", priority=2)
+    mug, tea, pot, cup = (ProductFactory(sku=sku) for sku in ("MUG", "TEA", "POT", "CUP"))
+    first = OrderFactory(number="SO-2101", lines=[mug, tea, pot, cup], quantity=1, warehouse=tpe, processing=True)
+    second = OrderFactory(number="SO-2102", lines=[mug, tea], quantity=2, warehouse=txg, processing=True)
+    third = OrderFactory(number="SO-2103", lines=[cup], quantity=4)
+    _located(mug, tpe, "B-10-1")
+    _located(tea, tpe, "b-2-4")
+    _located(cup, tpe, "A-03-2")
+    _located(tea, txg, "Z-1")
+    return first, second, third
+
+
+def test_pick_list_is_one_sheet_per_warehouse_sorted_by_location(two_warehouses):
+    first, second, third = two_warehouses
+
+    pick_list = selectors.pick_list([third.pk, second.pk, first.pk])
+
+    assert [sheet.warehouse.code if sheet.warehouse else None for sheet in pick_list.sheets] == ["TPE", "TXG", None]
+    tpe, txg, nowhere = pick_list.sheets
+    # Letters without case, numbers as numbers (2 before 10), no location last then by SKU.
+    assert [(row.location, row.sku, row.quantity) for row in tpe.rows] == [
+        ("A-03-2", "CUP", 1), ("b-2-4", "TEA", 1), ("B-10-1", "MUG", 1), ("", "POT", 1)
+    ]
+    assert [(row.location, row.sku, row.orders) for row in txg.rows] == [
+        ("Z-1", "TEA", [("SO-2102", 2)]), ("", "MUG", [("SO-2102", 2)])
+    ]
+    assert [(row.sku, row.quantity) for row in nowhere.rows] == [("CUP", 4)]
+    # The per-order part likewise, each order's lines where they are picked.
+    assert [pick.order.number for pick in tpe.orders] == ["SO-2101"]
+    assert [(line.location, line.product.sku) for line in tpe.orders[0].lines] == [
+        ("A-03-2", "CUP"), ("b-2-4", "TEA"), ("B-10-1", "MUG"), ("", "POT")
+    ]
+    assert [pick.order.number for pick in txg.orders] == ["SO-2102"]
+    assert [pick.order.number for pick in nowhere.orders] == ["SO-2103"]
+    assert pick_list.total_units == 4 + 4 + 4
+
+
+def test_pick_list_follows_the_reservation_not_the_orders_warehouse(two_warehouses):
+    first, _second, _third = two_warehouses
+    # The order names TXG now, but its stock is still reserved in TPE: pick it there.
+    Order.objects.filter(pk=first.pk).update(warehouse=WarehouseFactory(code="KHH"))
+
+    sheets = selectors.pick_list([first.pk]).sheets
+
+    assert [sheet.warehouse.code for sheet in sheets] == ["TPE"]
+
+
+def test_pick_list_page_prints_a_headed_page_per_warehouse(client, warehouse_user, two_warehouses):
+    client.force_login(warehouse_user)
+
+    html = client.get(PICK_LIST, {"ids": ids(*two_warehouses)}).content.decode()
+
+    sheets = html.split('<article class="sheet pick-list"')[1:]
+    assert len(sheets) == 3
+    assert "Pick list · warehouse TPE – Taipei" in sheets[0] and "list 1 of 3" in sheets[0]
+    assert "Pick list · warehouse TXG – Taichung" in sheets[1]
+    assert "Pick list · no stock reserved" in sheets[2] and "advance them to processing" in sheets[2]
+    summary = sheets[0][: sheets[0].index("By order")]
+    assert re.findall(r'class="col-location">([^<]+)<', summary) == ["A-03-2", "b-2-4", "B-10-1", "—"]
+    assert "SO-2102" not in sheets[0] and "SO-2101" not in sheets[1]
 
 
 def test_pick_list_page_shows_skus_with_totals_barcodes_and_orders(client, warehouse_user, batch):
@@ -277,6 +354,28 @@ def test_query_count_does_not_grow_with_orders_and_lines(client, manager, produc
     assert len(batch) == len(single), [q["sql"] for q in batch.captured_queries]
 
 
+def test_pick_list_of_fifty_orders_in_two_warehouses_takes_the_queries_of_one(client, manager, products):
+    north = WarehouseFactory(code="NORTH", priority=2)
+    one = OrderFactory(lines=products[:1], quantity=1, processing=True)
+    many = [
+        OrderFactory(lines=products, quantity=1, processing=True, warehouse=north if i % 2 else None)
+        for i in range(50)
+    ]
+    for product in products:
+        _located(product, north, f"N-{product.sku}")
+    client.force_login(manager)
+    client.get(PICK_LIST, {"ids": ids(one)})  # warm the session and permission caches
+
+    with CaptureQueriesContext(connection) as single:
+        client.get(PICK_LIST, {"ids": ids(one)})
+    with CaptureQueriesContext(connection) as batch:
+        response = client.get(PICK_LIST, {"ids": ids(*many)})
+
+    assert response.context["pick_list"].warehouses == ["MAIN", "NORTH"]
+    assert "N-SKU-A" in response.content.decode()
+    assert len(batch) == len(single), [q["sql"] for q in batch.captured_queries]
+
+
 # --- changelist actions -------------------------------------------------------------------------
 
 
@@ -318,3 +417,12 @@ def test_bulk_print_of_too_many_orders_is_refused(client, warehouse_user, batch,
     assert response.redirect_chain[-1][0].startswith(CHANGELIST)
     assert any("At most 1 order can" in message for message in messages_of(response))
 
+
+
+@requires_postgresql_plans
+def test_pick_list_reads_through_indexes(client, manager, two_warehouses):
+    """Orders, lines, reservations (the ledger's order index) and locations (the
+    stock level's product/warehouse index): no whole-table read at 1.5 million orders."""
+    client.force_login(manager)
+    response = assert_no_full_read(client, PICK_LIST, {"ids": ids(*two_warehouses)})
+    assert len(response.context["pick_list"].sheets) == 3

@@ -356,6 +356,12 @@ class Command(BaseCommand):
                     product=product, warehouse=warehouse, quantity=quantity, actor=None, note="Opening stock 期初庫存"
                 )
                 receipts.append(warehouse.pk)
+        # Each product has a bin in each warehouse (aisle, shelf, bin), so demo pick
+        # lists walk an aisle; a location someone changed by hand is left as it is.
+        for index, product in enumerate(self.products.values()):
+            for warehouse in self.warehouses.values():
+                location = f"{'ABC'[index % 3]}-{index // 3 + 1:02d}-{index % 4 + 1}"
+                StockLevel.objects.filter(product=product, warehouse=warehouse, location="").update(location=location)
         # Opening stock arrived before the first demo order was placed.
         StockMovement.objects.filter(kind=StockMovement.Kind.RECEIPT, note="Opening stock 期初庫存").update(
             created_at=self.now - timedelta(days=30)
