@@ -146,7 +146,7 @@ def test_stock_import_sets_locations_and_keeps_them_when_the_column_or_cell_is_e
     # A location alone (the count is unchanged) is a change; a new row gets both.
     report = run("stock", "location,sku,warehouse,on_hand\n A-03-2 ,TEA,TPE,10\nB-1,CUP,TPE,5\nC-7,POT,TPE,2\n", actor=manager)
     assert report.written, report.errors
-    assert report.created == ["TEA @ TPE: location — → A-03-2", "CUP @ TPE: 4 → 5 (+1); location — → B-1", "POT @ TPE: 0 → 2 (+2); location — → C-7"]
+    assert report.created == ["TEA @ TPE: location — → A-03-2", "CUP @ TPE: on hand 4 → 5 (+1); location — → B-1", "POT @ TPE: on hand 0 → 2 (+2); location — → C-7"]
     assert _locations() == {("TEA", "TPE"): "A-03-2", ("CUP", "TPE"): "B-1", ("POT", "TPE"): "C-7"}
     movements = StockMovement.objects.count()
 
