@@ -1,0 +1,6 @@
+# Numbers as Taiwan writes them: 3,879.00, grouped by thousands like English
+# (Django's zh_Hant groups by ten thousands with no separator: 3879.00).
+# Only what differs from Django's zh_Hant formats goes here; the rest is Django's.
+DECIMAL_SEPARATOR = "."
+THOUSAND_SEPARATOR = ","
+NUMBER_GROUPING = 3
