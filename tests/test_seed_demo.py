@@ -162,3 +162,12 @@ def test_negative_order_count_is_refused():
 
     with pytest.raises(CommandError):
         seed("--orders", "-1")
+
+
+def test_demo_staff_have_chinese_full_names_also_when_they_already_existed():
+    from common.text import person_name
+
+    User.objects.create(username="warehouse", first_name="", last_name="")  # from an older seed
+    seed("--orders", "0")
+    names = {user.username: person_name(user) for user in User.objects.all()}
+    assert names == {"warehouse": "黃志偉", "service": "林美玲", "manager": "吳家豪", "admin": "admin"}

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from common.cleaning import parse_id, parse_whole_number
+from common.text import labelled
 from inventory.exceptions import InventoryError
 
 from .. import services, workflow
@@ -278,7 +279,7 @@ def _refusal(order, error):
             "steps": quoted_list(error.missing),
         }
     text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-    return text if order.number in text else f"{order.number}: {text}"
+    return text if order.number in text else labelled(order.number, text)
 
 
 class OrderBulkActionsMixin:
