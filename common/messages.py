@@ -5,6 +5,8 @@ from django.contrib import messages
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
+from .text import labelled
+
 
 def summary_with_list(summary, lines):
     """`summary` followed by a list of `lines`, as safe HTML with every value
@@ -24,7 +26,7 @@ def named_line(name, text):
     already names it."""
     if name in text:
         return text
-    return _("%(name)s: %(reason)s") % {"name": name, "reason": text}
+    return labelled(name, text)
 
 
 def report_bulk(modeladmin, request, *, done, done_summary, refused):

@@ -120,6 +120,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("zh-hant", _("Traditional Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Number formats that differ from Django's per language (zh-Hant groups thousands with a comma).
+FORMAT_MODULE_PATH = ["fulfilment_site.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Taipei")
 # Dates and times in one format everywhere (fulfilment_site/formats/<locale>/formats.py).
 FORMAT_MODULE_PATH = ["fulfilment_site.formats"]

@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import CountryField
 
+from common.text import bracketed, joined_clauses, labelled
+
 from .phones import normalize_phone
 
 # Hold, cancel, return (and shipment void) reasons: as long as a note may be.
@@ -123,7 +125,7 @@ class StatusTarget(models.Model):
         verbose_name_plural = _("target times per status")
 
     def __str__(self):
-        return f"{self.get_status_display()}: {self.target_hours} h"
+        return labelled(self.get_status_display(), f"{self.target_hours} h")
 
 
 class Order(models.Model):
@@ -358,7 +360,7 @@ class ChecklistStep(ChecklistStepBase):
         ]
 
     def __str__(self):
-        return f"{self.get_state_display()}: {self.display_label}"
+        return labelled(self.get_state_display(), self.display_label)
 
     def invariant_errors(self):
         """{field: message} of what an automatic step may not be: optional,
@@ -501,14 +503,14 @@ class OrderEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()}: {self.message}"
+        return labelled(self.get_kind_display(), self.message)
 
     def describe(self):
         """The timeline text of an event, in the reader's language."""
         data = self.data or {}
         if self.kind == OrderEvent.Kind.TRANSITION:
             text = "%s → %s" % (status_label(data.get("from")), status_label(data.get("to")))
-            return f"{text}: {self.message}" if self.message else text
+            return labelled(text, self.message) if self.message else text
         if self.kind in (OrderEvent.Kind.TICK, OrderEvent.Kind.UNTICK):
             return gettext(data.get("step", ""))
         if self.kind == OrderEvent.Kind.STOCK:
@@ -519,7 +521,7 @@ class OrderEvent(models.Model):
                 "return": gettext("Restocked in %(warehouse)s"),
             }
             head = verbs.get(data.get("action"), "%(warehouse)s") % {"warehouse": data.get("warehouse", "")}
-            text = "%s: %s" % (head, ", ".join(f"{qty} × {sku}" for sku, qty in data.get("lines", [])))
+            text = labelled(head, ", ".join(f"{qty} × {sku}" for sku, qty in data.get("lines", [])))
             if data.get("inactive_warehouse"):
                 # Reserved elsewhere because the order's own warehouse was deactivated.
                 text = "%s — %s" % (
@@ -533,10 +535,9 @@ class OrderEvent(models.Model):
                 "delivered": gettext("Delivered"),
                 "voided": gettext("Shipment voided"),
             }
-            text = "%s: %s %s" % (
+            text = labelled(
                 verbs.get(data.get("action"), data.get("action", "")),
-                data.get("carrier", ""),
-                data.get("tracking_number", ""),
+                f"{data.get('carrier', '')} {data.get('tracking_number', '')}",
             )
             # A voided shipment's reason is the event's message.
             return f"{text} — {self.message}" if self.message else text
@@ -547,7 +548,7 @@ class OrderEvent(models.Model):
                     "reason": data.get("reason", ""),
                 }
             verb = gettext("Undid a scan of") if data.get("action") == "undo" else gettext("Scanned")
-            return "%s %s (%s)" % (verb, data.get("sku", ""), data.get("scanned", ""))
+            return bracketed(f"{verb} {data.get('sku', '')}", data.get("scanned", ""))
         if self.kind == OrderEvent.Kind.NOTIFICATION:
             values = {"to": data.get("to", ""), "attempt": data.get("attempt", 1), "error": data.get("error", "")}
             if data.get("action") == "failed":
@@ -556,7 +557,7 @@ class OrderEvent(models.Model):
                 return gettext("E-mail to %(to)s failed (attempt %(attempt)s), will try again: %(error)s") % values
             return gettext("E-mail sent to %(to)s") % values
         if self.kind == OrderEvent.Kind.ADDRESS:
-            return "; ".join(f"{old or '—'} → {new or '—'}" for old, new in data.get("changed", {}).values())
+            return joined_clauses(f"{old or '—'} → {new or '—'}" for old, new in data.get("changed", {}).values())
         if self.kind == OrderEvent.Kind.PAYMENT:
             return PaymentStatus(data["payment_status"]).label if data.get("payment_status") in PaymentStatus.values else ""
         if self.kind == OrderEvent.Kind.CREATED:

@@ -550,7 +550,7 @@ def customer_lookup(
             event.order_id: [event]
             for event in OrderEvent.objects.filter(order_id__in_ids=ids)
             .select_related("actor")
-            .only("order_id", "kind", "data", "message", "created_at", "actor__username")
+            .only("order_id", "kind", "data", "message", "created_at", "actor__username", "actor__first_name", "actor__last_name")
             .annotate(latest_rank=Window(RowNumber(), partition_by=[F("order_id")], order_by=newest_first))
             .filter(latest_rank=1)
         }

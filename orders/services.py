@@ -44,6 +44,7 @@ from inventory.models import Warehouse
 from inventory.selectors import code_means, product_for_code
 from common.cleaning import parse_id, shortened
 from common.permissions import require_permission
+from common.text import bracketed, joined_clauses, person_name
 from reports import bulk
 
 from . import checklist, workflow
@@ -439,7 +440,7 @@ def checklist_tick(*, item, actor):
     if item.is_done:
         raise StaleAction(
             _("“%(step)s” was already ticked by %(user)s.")
-            % {"step": item.display_label, "user": item.done_by or _("the system")}
+            % {"step": item.display_label, "user": person_name(item.done_by) or _("the system")}
         )
     item.done_at = timezone.now()
     item.done_by = actor
@@ -512,7 +513,7 @@ def _reserve_stock(order, *, actor):
     if len(refusals) == 1:
         reason = str(refusals[0])
     else:
-        detail = "; ".join(
+        detail = joined_clauses(
             _("%(warehouse)s short of %(skus)s") % {"warehouse": r.warehouse.code, "skus": ", ".join(r.skus)}
             for r in refusals
         )
@@ -551,7 +552,7 @@ def order_advance(*, order, actor, expected_status=None):
             % {
                 "number": order.number,
                 "status": workflow.status_label(order.status),
-                "steps": quoted_list(f"{label} ({hint})" if hint else label for label, hint in missing),
+                "steps": quoted_list(bracketed(label, hint) if hint else label for label, hint in missing),
             },
             missing=[label for label, _hint in missing],
         )

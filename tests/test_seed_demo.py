@@ -178,3 +178,12 @@ def test_the_demo_warehouse_user_packs_for_taipei_and_lands_on_its_queue(client)
     assert response.context["start_role"] == "warehouse" and response.context["warehouse"].code == "TPE"
     queue = response.context["queue"].orders
     assert queue and all(row["warehouse__code"] == "TPE" for row in queue)
+
+
+def test_demo_staff_have_chinese_full_names_also_when_they_already_existed():
+    from common.text import person_name
+
+    User.objects.create(username="warehouse", first_name="", last_name="")  # from an older seed
+    seed("--orders", "0")
+    names = {user.username: person_name(user) for user in User.objects.all()}
+    assert names == {"warehouse": "黃志偉", "service": "林美玲", "manager": "吳家豪", "admin": "admin"}

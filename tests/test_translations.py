@@ -4,6 +4,7 @@ actually rendered in Chinese for a zh-Hant user."""
 
 import ast
 import gettext
+import json
 import re
 import shutil
 import subprocess
@@ -258,3 +259,160 @@ def test_packing_slip_heading_and_title_in_chinese(client, warehouse_user):
     page = response.content.decode()
     assert '<div class="doc-kicker">出貨單</div>' in page
     assert "Packing slip" not in page
+
+
+# --- reads like Taiwan's own software (issue 9) -------------------------------------
+
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A half-width , : ; ( ) ! ? right after a Chinese character, or between two (spaces allowed).
+HALF_WIDTH_IN_CHINESE = re.compile(rf"[{CJK}][,:;()!?]|[{CJK}] *[,:;()!?] *[{CJK}]")
+
+
+@pytest.mark.parametrize(
+    "text, wrong",
+    [
+        ("已於 TXG 預留: 2 × TEA", True),
+        ("歡迎， WEI.", False),  # the comma is full-width; "." is checked below, apart
+        ("CSV UTF-8 (逗號分隔)", True),
+        ("是,否", True),
+        ("已於 TXG 預留：2 × TEA", False),
+        ("匯出 (CSV, XLSX)", False),
+        ("%(count)s 筆結果（顯示全部）", False),
+    ],
+)
+def test_the_half_width_punctuation_check_itself(text, wrong):
+    assert bool(HALF_WIDTH_IN_CHINESE.search(text)) is wrong
+
+
+def test_no_half_width_punctuation_inside_chinese_text():
+    """，。：；（）！？ inside Chinese; half-width only between Latin letters and numbers."""
+    wrong = [
+        (key(e), text)
+        for po in (PO_PATH, PO_PATH.with_name("djangojs.po"))
+        for e in parse_po(po)[1:]
+        for text in e["msgstr"]
+        if HALF_WIDTH_IN_CHINESE.search(text) or re.search(rf"[{CJK}]\.(\s|$)", text)
+    ]
+    assert not wrong, "half-width punctuation in Chinese:\n" + "\n".join(f"  {k}: {t!r}" for k, t in wrong)
+
+
+def test_no_space_around_full_width_punctuation():
+    wrong = [
+        (key(e), text)
+        for e in parse_po(PO_PATH)[1:]
+        for text in e["msgstr"]
+        if re.search(r" [，。：；、！？）」]|[，。：；、！？（「] ", text)
+    ]
+    assert not wrong, "a space beside full-width punctuation:\n" + "\n".join(f"  {k}: {t!r}" for k, t in wrong)
+
+
+def zh_page(client, url, params=None):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hant"
+    response = client.get(url, params or {})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.django_db
+def test_order_list_filters_selection_and_count_in_taiwan_usage(client, manager):
+    OrderFactory(processing=True)
+    OrderFactory()
+    client.force_login(manager)
+    page = zh_page(client, reverse("admin:orders_order_changelist"))
+    assert '<h2 id="changelist-filter-header">篩選</h2>' in page
+    assert "依狀態" in page
+    assert "已選取 0 筆，共 2 筆" in page
+    assert "共 2 筆訂單" in page
+    assert 'title="執行所選的動作"' in page
+    for awkward in ("過濾器", "以 狀態", " 中 0 個被選", "個被選"):
+        assert awkward not in page, awkward
+
+
+@pytest.mark.django_db
+def test_clear_all_filters_beside_the_filter_heading(client, manager):
+    OrderFactory(processing=True)
+    client.force_login(manager)
+    page = zh_page(client, reverse("admin:orders_order_changelist"), {"status__exact": "processing"})
+    assert "篩選</h2>" in page and "清除所有篩選" in page
+    assert "過濾器" not in page
+
+
+@pytest.mark.django_db
+def test_search_result_count_with_full_width_brackets(client, manager):
+    from tests.factories import WarehouseFactory
+
+    for code in ("TPE", "TXG", "KHH"):
+        WarehouseFactory(code=code)
+    client.force_login(manager)
+    page = zh_page(client, reverse("admin:inventory_warehouse_changelist"), {"q": "T"})
+    assert re.search(r"2 筆結果（<a [^>]*>共 3 筆</a>）", page), page[page.find("small quiet") :][:300]
+    assert " 結果 (" not in page
+
+
+@pytest.mark.django_db
+def test_the_admin_scripts_count_the_selection_in_taiwan_usage(client, manager):
+    client.force_login(manager)
+    script = zh_page(client, reverse("admin:jsi18n"))  # the catalogue as JSON, \u-escaped
+    assert json.dumps("已選取 %(sel)s 筆，共 %(cnt)s 筆") in script
+    assert json.dumps("篩選") in script
+    for awkward in ("個被選", "過濾器"):
+        assert json.dumps(awkward)[1:-1] not in script, awkward
+
+
+@pytest.mark.django_db
+def test_welcome_line_names_the_person_with_full_width_punctuation(client):
+    from tests.factories import warehouse_user
+
+    user = warehouse_user(username="wei", first_name="小明", last_name="王")
+    client.force_login(user)
+    page = zh_page(client, reverse("admin:index"))
+    assert "歡迎，<strong>王小明</strong>。" in page
+    assert "歡迎， " not in page
+
+
+@pytest.mark.django_db
+def test_welcome_line_falls_back_to_the_login(client, warehouse_user):
+    client.force_login(warehouse_user)
+    assert "Welcome, <strong>warehouse</strong>." in client.get(reverse("admin:index")).content.decode()
+
+
+@pytest.mark.django_db
+def test_stock_event_with_full_width_colon(client, warehouse_user):
+    from tests.factories import WarehouseFactory
+
+    order = OrderFactory(processing=True, warehouse=WarehouseFactory(code="TXG"))
+    client.force_login(warehouse_user)
+    page = zh_page(client, reverse("admin:orders_order_change", args=[order.pk]))
+    sku = order.lines.get().sku
+    assert f"已於 TXG 預留：1 × {sku}" in page
+    assert "預留: " not in page
+
+
+@pytest.mark.django_db
+def test_amounts_have_a_thousands_separator_in_both_languages(client, service_user):
+    order = OrderFactory(processing=True, quantity=33, stock=40)  # 33 × 120.00
+    client.force_login(service_user)
+    for language in ("zh-hant", "en"):
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        order_page = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+        assert "TWD 3,960.00" in order_page, language
+        assert "3,960.00" in client.get(reverse("admin:orders_order_changelist")).content.decode(), language
+        lookup = client.get(reverse("admin:orders_order_lookup"), {"q": order.customer.email}).content.decode()
+        assert "TWD 3,960.00" in lookup, language
+
+
+@pytest.mark.django_db
+def test_ticked_by_shows_the_full_name(client):
+    from orders import services
+    from tests.factories import warehouse_user
+
+    user = warehouse_user(username="warehouse", first_name="小明", last_name="王")
+    order = OrderFactory(processing=True)
+    services.checklist_tick(item=order.checklist_items.get(state="processing", label="Items picked"), actor=user)
+    client.force_login(user)
+    station = zh_page(client, reverse("admin:orders_order_packing_station"), {"number": order.number})
+    assert "由王小明勾選" in station
+    assert "由 warehouse 勾選" not in station
+    order_page = zh_page(client, reverse("admin:orders_order_change", args=[order.pk]))
+    assert '<td class="order-nowrap">王小明</td>' in order_page  # the timeline's "who"
+    assert "王小明，" in order_page  # the checklist's "by whom, when"

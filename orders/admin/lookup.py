@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from common.permissions import has_permission
-from common.text import datetime_text
+from common.text import datetime_text, person_name
 
 from .. import workflow
 from ..models import DeliveryMethod, OrderStatus, PaymentStatus
@@ -244,7 +244,7 @@ class OrderRowRenderer:
         ]
         event = row["latest_event"]
         if event is not None:
-            who = event.actor if event.actor is not None else self.system
+            who = person_name(event.actor) or self.system
             when = self.formats["who_when"] % {"who": who, "when": datetime_text(event.created_at)}
             parts.append(
                 f'    <td class="lookup-order__event">\n      {_e(event.describe())}\n'

@@ -242,7 +242,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
                     "placed_at",
                     "payment_status",
                     "currency",
-                    "total",
+                    "total_display",  # grouped: 3,879.00
                     "delivery_method",
                     "warehouse",
                 ]

@@ -37,6 +37,7 @@ from common.cleaning import parse_id
 from inventory.exceptions import InventoryError
 from inventory.selectors import product_for_code
 from common.permissions import has_permission
+from common.text import labelled, person_name
 
 from .. import services, workflow
 from ..exceptions import WorkflowError
@@ -463,8 +464,8 @@ def _step_state(item, done, hint):
         if item.predicate:
             return "✓ " + _("passed automatically")
         if item.done_by:
-            return "✓ " + _("ticked by %(user)s") % {"user": item.done_by}
+            return "✓ " + _("ticked by %(user)s") % {"user": person_name(item.done_by)}
         return "✓ " + _("ticked")
     if item.predicate:
-        return _("automatic") + (": " + hint if hint else "")
+        return labelled(_("automatic"), hint) if hint else _("automatic")
     return ""

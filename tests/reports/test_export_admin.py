@@ -179,6 +179,16 @@ def test_formula_in_a_name_is_neutralised_in_the_download(client, manager):
     assert "'=HYPERLINK" in content
 
 
+def test_exported_amounts_stay_machine_readable_in_chinese(client, manager, settings):
+    """The pages group thousands (TWD 3,960.00 in both languages); the CSV never does."""
+    OrderFactory(quantity=33, stock=40)  # 33 × 120.00
+    client.force_login(manager)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hant"
+    content = download(post_export(client, export_kind="orders")).decode("utf-8-sig")
+    assert "3960.00" in content
+    assert "3,960" not in content
+
+
 # --- large exports --------------------------------------------------------------------
 
 

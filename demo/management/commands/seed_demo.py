@@ -200,11 +200,12 @@ STATE_WEIGHTS = {
 MAIN_PATH = [S.NEW, S.PROCESSING, S.PACKED, S.SHIPPED, S.DELIVERED, S.COMPLETED]
 
 DEMO_USERS = [
-    # username, first name, last name, group, superuser
-    ("warehouse", "Wei", "Huang 黃偉", WAREHOUSE, False),
-    ("service", "Mei", "Lin 林美", CUSTOMER_SERVICE, False),
-    ("manager", "Chen", "Wu 吳晨", MANAGER, False),
-    ("admin", "Admin", "", None, True),
+    # username, first (given) name, last (family) name, group, superuser. Pages show
+    # the full name, family name first for a Chinese one: 黃志偉, not "warehouse".
+    ("warehouse", "志偉", "黃", WAREHOUSE, False),
+    ("service", "美玲", "林", CUSTOMER_SERVICE, False),
+    ("manager", "家豪", "吳", MANAGER, False),
+    ("admin", "", "", None, True),
 ]
 
 
