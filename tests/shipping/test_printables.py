@@ -426,3 +426,16 @@ def test_pick_list_reads_through_indexes(client, manager, two_warehouses):
     client.force_login(manager)
     response = assert_no_full_read(client, PICK_LIST, {"ids": ids(*two_warehouses)})
     assert len(response.context["pick_list"].sheets) == 3
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [("en", "these orders are not new or processing: SO-2003 (Packed)"), ("zh-hant", "以下訂單不是「新訂單」或「處理中」：SO-2003（已包裝）")],
+)
+def test_orders_not_to_pick_are_named_with_their_state_in_the_reader_s_punctuation(
+    admin_client, batch, products, language, shown
+):
+    packed = OrderFactory(number="SO-2003", lines=[products[0]], packed=True)
+    response = admin_client.get(PICK_LIST, {"ids": ids(batch[0], packed)}, HTTP_ACCEPT_LANGUAGE=language)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", response.content.decode()))
+    assert shown in text
