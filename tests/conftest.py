@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 
 from tests import factories
 from tests.utils import assert_ledger_balances
@@ -39,6 +40,16 @@ def _ledger_balances(request):
     report = request.node.stash.get(CALL_REPORT, None)
     if report is not None and report.passed:  # a failed test has said what went wrong
         assert_ledger_balances()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language. The locale middleware activates the
+    request's language in the thread and nothing deactivates it after the response,
+    so a test requesting a page in zh-Hant would leave the next one's messages in
+    Chinese."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
