@@ -9,6 +9,24 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 
+class LabelledListEditableMixin:
+    """A list's editable cells (list_editable) get an accessible name: Django renders
+    their inputs without a <label>. Each is named after its column (the field's label);
+    the row is announced from the row's header cell, the link to the object."""
+
+    def get_changelist_form(self, request, **kwargs):
+        base = super().get_changelist_form(request, **kwargs)
+
+        class LabelledForm(base):
+            def __init__(self, *args, **form_kwargs):
+                super().__init__(*args, **form_kwargs)
+                for field in self.fields.values():
+                    if not field.widget.is_hidden:
+                        field.widget.attrs.setdefault("aria-label", field.label)
+
+        return LabelledForm
+
+
 class ReadOnlyAdminMixin:
     """History and derived rows: nobody adds, changes or deletes them here."""
 

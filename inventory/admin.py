@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from rangefilter.filters import DateRangeFilter
 
-from common.admin import KeepHistoryAdminMixin, ReadOnlyAdminMixin
+from common.admin import KeepHistoryAdminMixin, LabelledListEditableMixin, ReadOnlyAdminMixin
 from common.cleaning import parse_id
 from common.pagination import CappedChangeList, CappedListAdminMixin
 from common.text import on_hand_change, signed_difference
@@ -212,7 +212,7 @@ class StockFormViewsMixin:
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(KeepHistoryAdminMixin, ImportAdminMixin, ExportAdminMixin, admin.ModelAdmin):
+class WarehouseAdmin(KeepHistoryAdminMixin, LabelledListEditableMixin, ImportAdminMixin, ExportAdminMixin, admin.ModelAdmin):
     export_kind = "warehouses"
     import_kind = "warehouses"
     export_filter_params = {"is_active__exact": "is_active"}

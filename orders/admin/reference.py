@@ -12,7 +12,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from common.admin import KeepHistoryAdminMixin
+from common.admin import KeepHistoryAdminMixin, LabelledListEditableMixin
 from common.pagination import CappedListAdminMixin
 from common.text import datetime_text
 
@@ -155,7 +155,7 @@ def delete_selected_manual_steps(modeladmin, request, queryset):
 
 
 @admin.register(ChecklistStep)
-class ChecklistStepAdmin(admin.ModelAdmin):
+class ChecklistStepAdmin(LabelledListEditableMixin, admin.ModelAdmin):
     """The steps each state starts with. Orders keep the copy they were given, so
     editing a step here changes orders that enter the state from now on."""
 
@@ -225,7 +225,7 @@ class ChecklistStepAdmin(admin.ModelAdmin):
 
 
 @admin.register(StatusTarget)
-class StatusTargetAdmin(admin.ModelAdmin):
+class StatusTargetAdmin(LabelledListEditableMixin, admin.ModelAdmin):
     """How long an order may stay in a state before the order list flags it overdue."""
 
     list_display = ["status", "target_hours"]
