@@ -351,6 +351,27 @@ def test_an_order_number_without_its_prefix_finds_that_order_only(client, servic
         assert response.context["customers"][0]["orders"][0]["matched"]
 
 
+@pytest.mark.parametrize(
+    "term, names",
+    [("林", {"林美華", "林志明"}), ("美華", {"林美華", "王美華"}), ("wang", {"Wang Da-wei", "WANG Xiao"}), ("477523", {"林美華"})],
+)
+def test_the_order_list_search_finds_the_same_customers_orders(client, service_user, callers, term, names):
+    from tests.utils import changelist_rows
+
+    callers["林美華"].phone = "0962-477-523"
+    callers["林美華"].save()
+    orders = {customer.name: OrderFactory(customer=customer).number for customer in callers.values()}
+    bare = OrderFactory(customer=callers["林志明"], number="SO-1052")
+    client.force_login(service_user)
+    listed = client.get(reverse("admin:orders_order_changelist"), {"q": term})
+    expected = {orders[name] for name in names} | ({bare.number} if "林志明" in names else set())
+    assert {order.number for order in changelist_rows(listed)} == expected
+    assert {customer.name for customer in found(lookup(client, term))} == names
+    # A number without its prefix: that order alone.
+    listed = client.get(reverse("admin:orders_order_changelist"), {"q": "1052"})
+    assert [order.number for order in changelist_rows(listed)] == ["SO-1052"]
+
+
 def test_a_surname_shared_by_many_lists_the_first_20_and_asks_to_refine(client, service_user):
     for index in range(22):
         CustomerFactory(name=f"林{'美志家宗俊'[index % 5]}{index:02d}")

@@ -73,7 +73,7 @@ def test_customers_created_with_their_orders_in_bulk_get_their_parts(db):
     assert lin.phone_reversed == "3257742690"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_fills_the_parts_and_phone_endings_of_existing_customers():
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
