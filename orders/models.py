@@ -156,8 +156,9 @@ def name_part_rows(customers):
 
 
 def sync_name_parts(customers, *, created=False):
-    """Make the stored name parts of `customers` (saved) match their names: two
-    queries at most for those already stored, one for new ones (`created`)."""
+    """Make the stored name parts of `customers` (saved) match their names: for
+    customers already stored, a read and, when the name changed, a delete of the old
+    parts and an insert of the new; for new ones (`created`), the insert alone."""
     wanted = set(name_part_rows(customers))
     if not created:
         ids = [customer.pk for customer in customers]

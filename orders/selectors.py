@@ -608,7 +608,7 @@ def customer_lookup(
             order.latest_events = latest.get(order.pk, [])
         # What was ordered, for every order shown in one query: each order's first
         # LOOKUP_ITEMS_SHOWN lines, with how many it has in all (a window count), so
-        # an order of 300 lines costs no more than one of five.
+        # the page carries at most five lines of an order however long it is.
         items = {order.pk: [] for order in shown_orders}
         lines = (
             OrderLine.objects.filter(order_id__in_ids=ids)
