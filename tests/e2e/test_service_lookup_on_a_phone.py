@@ -29,11 +29,10 @@ def assert_fits_the_phone(page):
 
 
 def small_targets(page):
-    """Visible buttons, links styled as buttons, inputs and summaries of the lookup
-    smaller than TOUCH_TARGET px either way."""
+    """Visible links, buttons, fields and summaries of the page (the admin's header
+    and breadcrumbs included) smaller than TOUCH_TARGET px either way."""
     return page.evaluate(
-        """(min) => Array.from(document.querySelectorAll(
-                '#content-main input:not([type=hidden]), #content-main button, #content-main a, #content-main summary'))
+        """(min) => Array.from(document.querySelectorAll('input:not([type=hidden]), select, button, a, summary'))
             .filter(el => el.offsetParent !== null)
             .map(el => [el, el.getBoundingClientRect()])
             .filter(([el, r]) => r.height < min || r.width < min)

@@ -146,10 +146,6 @@ CUSTOMERS = [
     ("謝欣怡", "hsinyi.hsieh@example.net", "zh-hant", ("嘉義市", "600", "東區中山路617號")),
     ("郭子豪", "tzuhao.kuo@example.com", "zh-hant", ("屏東縣", "900", "屏東市自由路527號")),
     ("洪詩涵", "shihhan.hung@example.org", "zh-hant", ("台中市", "407", "西屯區台灣大道三段99號")),
-    # Callers who give only a surname (林: also 林志明) or a given name (美華: also
-    # 王美華), or "the number ending 477523" (FIXED_PHONES).
-    ("林美華", "meihua.lin@example.com", "zh-hant", ("台北市", "111", "士林區中正路235號7樓")),
-    ("王美華", "meihua.wang@example.net", "zh-hant", ("新竹縣", "302", "竹北市光明六路10號")),
     ("Emily Chen", "emily.chen@example.com", "en", ("Taipei City", "104", "No. 5, Lane 20, Section 2, Nanjing East Road")),
     ("David Lin", "david.lin@example.net", "en", ("New Taipei City", "231", "12F, No. 66, Beixin Road Section 3, Xindian")),
     ("Sarah Wang", "Sarah.Wang@Example.com", "en", ("Hsinchu City", "300", "No. 1, Section 4, Guangfu Road")),
@@ -157,8 +153,11 @@ CUSTOMERS = [
     ("Grace Ho", "grace.ho@example.com", "en", None),
     ("Kenji Tanaka", "kenji.tanaka@example.jp", "en", None),
     ("Priya Nair", "priya.nair@example.com", "en", None),
+    # Callers who give only a surname (林: also 林志明) or a given name (美華: also
+    # 王美華); last, so that the customers above keep their phone numbers.
+    ("林美華", "meihua.lin@example.com", "zh-hant", ("台北市", "111", "士林區中正路235號7樓")),
+    ("王美華", "meihua.wang@example.net", "zh-hant", ("新竹縣", "302", "竹北市光明六路10號")),
 ]
-FIXED_PHONES = {"meihua.lin@example.com": "0962-477-523"}
 ABROAD = {
     "grace.ho@example.com": ("HK", "Hong Kong", "", "Flat 12B, 88 Queen's Road Central", "+852 9123 4567"),
     "kenji.tanaka@example.jp": ("JP", "Tokyo", "150-0002", "2-21-1 Shibuya, Shibuya-ku", "+81 90-1234-5678"),
@@ -379,8 +378,6 @@ class Command(BaseCommand):
         for name, email, language, address in CUSTOMERS:
             if address is None:
                 phone = ABROAD[email.lower()][4]
-            elif email in FIXED_PHONES:
-                phone = FIXED_PHONES[email]
             else:
                 phone = phone_in_some_format(self.rng, mobile=self.rng.random() < 0.85)
             customer, _created = Customer.objects.update_or_create(
