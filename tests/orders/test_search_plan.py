@@ -21,17 +21,22 @@ from tests.utils import full_scans, requires_postgresql_plans
 pytestmark = [requires_postgresql_plans, pytest.mark.django_db]
 
 
-def plans_for(term):
-    with CaptureQueriesContext(connection) as captured:
-        list(Order.objects.filter(order_search_filter(term)))
+def explained(captured):
+    """(sql, EXPLAIN output) of each captured query, with sequential scans priced out."""
     plans = []
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         for query in captured.captured_queries:
             cursor.execute("EXPLAIN (FORMAT JSON) " + query["sql"])
             raw = cursor.fetchone()[0]
-            plans.append(raw if isinstance(raw, list) else json.loads(raw))
+            plans.append((query["sql"], raw if isinstance(raw, list) else json.loads(raw)))
     return plans
+
+
+def plans_for(term):
+    with CaptureQueriesContext(connection) as captured:
+        list(Order.objects.filter(order_search_filter(term)))
+    return [plan for _sql, plan in explained(captured)]
 
 
 
@@ -120,14 +125,7 @@ def lookup_plans(term):
     with CaptureQueriesContext(connection) as captured:
         customer_lookup(term)
         list(Order.objects.filter(order_search_filter(term)))
-    plans = []
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        for query in captured.captured_queries:
-            cursor.execute("EXPLAIN (FORMAT JSON) " + query["sql"])
-            raw = cursor.fetchone()[0]
-            plans.append((query["sql"], (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]))
-    return plans
+    return [(sql, plan[0]["Plan"]) for sql, plan in explained(captured)]
 
 
 @pytest.mark.parametrize("term", CALLER_TERMS)
