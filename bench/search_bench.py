@@ -40,18 +40,8 @@ LATIN_WORDS = ["Wang", "Lin", "Chen", "Chang", "Lee", "Huang", "Wu", "Liu", "Tsa
                "Hsu", "Cheng", "Hsieh", "Kuo", "Hung", "Tseng", "Chiu", "Liao", "Lai", "Chou"]
 
 
-def populate_name_parts(cursor):
-    """Every customer's name parts (orders/names.py), as Customer.save() writes them."""
-    from orders.names import name_parts
-
-    cursor.execute("SELECT id, name FROM orders_customer")
-    rows = [(pk, part) for pk, name in cursor.fetchall() for part in sorted(name_parts(name))]
-    with cursor.cursor.copy("COPY orders_customernamepart (customer_id, part) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def populate(connection, orders):
+    from bench.reports_bench import fill_name_parts
     from orders.models import Order
 
     have = Order.objects.count()
@@ -78,7 +68,7 @@ def populate(connection, orders):
             """,
             [list("林王陳張李黃吳劉蔡楊許鄭謝郭洪曾邱廖賴周"), LATIN_WORDS, customers],
         )
-        populate_name_parts(cursor)
+        fill_name_parts(cursor)
         cursor.execute("SELECT min(id) FROM orders_customer")
         first_customer = cursor.fetchone()[0]
         cursor.execute(
