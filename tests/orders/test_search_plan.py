@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from orders.models import Order, OrderEvent
 from orders.selectors import order_search_filter
 from tests.factories import CustomerFactory, OrderFactory, order_to
-from tests.utils import full_scans, requires_postgresql_plans
+from tests.utils import SEARCHED_TABLES, full_scans, requires_postgresql_plans
 
 pytestmark = [requires_postgresql_plans, pytest.mark.django_db]
 
@@ -67,14 +67,18 @@ def test_the_check_catches_a_full_scan(monkeypatch):
 
 # --- what callers say, on enough customers that a scan would be chosen -------------
 
+# The shipments table is left out: without its statistics (see many_customers) its
+# 20,000 rows are planned as a guess; its queries are the same for every search and
+# are checked by test_every_lookup_query_uses_an_index (tests/orders/test_lookup.py).
+CALLER_TABLES = SEARCHED_TABLES - {"shipping_shipment"}
 CALLER_TERMS = ["林", "美華", "wang", "WANG", "Da-wei", "477523", "477-523", "1052", "#1052", "!!!", "L", "x" * 200]
 
 
 @pytest.fixture
 def many_customers(db):
-    """5,000 customers with their name parts and fresh statistics, so that reading
-    every row would be a real choice for the planner; a few dozen share a surname
-    (林), a given name (美華) or a Latin word (Wang), as real names do."""
+    """5,000 customers with their name parts and statistics, so that reading every
+    row would be a real choice for the planner; a few dozen share a surname (林), a given name
+    (美華) or a Latin word (Wang), as real names do."""
     from orders.models import Customer, CustomerNamePart, name_part_rows
 
     callers = ["林美華", "林志明", "王美華", "Wang Da-wei", "WANG Xiao"]
@@ -114,8 +118,12 @@ def many_customers(db):
         for order in orders
     )
     OrderEvent.objects.bulk_create(OrderEvent(order_id=order.pk, kind=OrderEvent.Kind.CREATED) for order in orders)
+    # The statistics of the customers' tables only: ANALYZE writes a table's size in
+    # place, outside the test's transaction, and later tests of the orders and
+    # shipments (tests/shipping/test_list_plans.py) would be planned for tables far
+    # bigger than theirs.
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("ANALYZE orders_customer, orders_customernamepart")
     return lin
 
 
@@ -133,7 +141,7 @@ def test_surnames_phone_endings_and_bare_numbers_are_found_through_indexes(many_
     plans = lookup_plans(term)
     assert plans, "the search ran no query"
     for sql, plan in plans:
-        assert full_scans(plan) == [], (term, sql)
+        assert full_scans(plan, CALLER_TABLES) == [], (term, sql)
 
 
 def test_the_caller_searches_find_what_they_should_on_many_customers(many_customers):
