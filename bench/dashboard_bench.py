@@ -50,8 +50,8 @@ def populate(connection, orders):
         warehouses = cursor.fetchone()[0]
         cursor.execute(
             """
-            INSERT INTO orders_customer (name, email, phone, phone_digits, language, created_at)
-            SELECT 'Customer ' || i, 'customer' || i || '@example.com', '', '', 'zh-hant', now()
+            INSERT INTO orders_customer (name, email, phone, phone_digits, phone_reversed, language, created_at)
+            SELECT 'Customer ' || i, 'customer' || i || '@example.com', '', '', '', 'zh-hant', now()
             FROM generate_series(1, 1000) AS i
             """
         )

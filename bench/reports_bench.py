@@ -221,6 +221,22 @@ def _session_setup(conn):
 # --- the fill ----------------------------------------------------------------------
 
 
+def fill_name_parts(cursor):
+    """The name parts (orders/names.py) of every customer that has none, as
+    Customer.save() writes them: the bench inserts customers with SQL."""
+    from orders.names import name_parts
+
+    cursor.execute(
+        "SELECT id, name FROM orders_customer c "
+        "WHERE NOT EXISTS (SELECT 1 FROM orders_customernamepart p WHERE p.customer_id = c.id)"
+    )
+    rows = [(pk, part) for pk, name in cursor.fetchall() for part in sorted(name_parts(name))]
+    raw = getattr(cursor, "cursor", cursor)  # Django's cursor wraps psycopg's
+    with raw.copy("COPY orders_customernamepart (customer_id, part) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 class Fill:
     """Everything the fill needs to know to write one consistent data set."""
 
@@ -291,6 +307,7 @@ class Fill:
             if have < self.customers:
                 self.say(f"  customers: adding {self.customers - have:,}")
                 cursor.execute(self.customers_sql(), self.customer_params(have + 1, self.customers))
+                fill_name_parts(cursor)
         # Staff who act on the timeline (no usable password), and the bench's superuser.
         staff = [(f"{USER_PREFIX}warehouse-{n}", defaults.WAREHOUSE) for n in range(1, 7)]
         staff += [(f"{USER_PREFIX}service-{n}", defaults.CUSTOMER_SERVICE) for n in range(1, 4)]
@@ -342,8 +359,8 @@ class Fill:
     def customers_sql(self):
         d = "lpad(mod(n::int8 * 9301 + 49297, 100000000)::text, 8, '0')"
         return f"""
-            INSERT INTO orders_customer (name, email, phone, phone_digits, language, created_at)
-            SELECT x.name, x.email, y.phone, y.digits, CASE WHEN x.zh THEN 'zh-hant' ELSE 'en' END,
+            INSERT INTO orders_customer (name, email, phone, phone_digits, phone_reversed, language, created_at)
+            SELECT x.name, x.email, y.phone, y.digits, reverse(y.digits), CASE WHEN x.zh THEN 'zh-hant' ELSE 'en' END,
                    %(now)s - make_interval(days => %(span)s + 30) + {R('n', 3)} * interval '30 days'
             FROM generate_series(%(lo)s, %(hi)s) AS n
             CROSS JOIN LATERAL (SELECT {R('n', 1)} < 0.85 AS zh, 1 + floor({R('n', 2)} * 20)::int AS a,

@@ -4,8 +4,11 @@
         .venv/bin/python -m bench.search_bench --orders 1000000
 
 Creates (once) customers, orders and shipments with generate_series, then times
-each kind of search (order number, email in another case, phone typed with dashes,
-tracking number, part of a name) through the same selector the admin uses.
+each kind of search (order number, with and without its SO- prefix, email in
+another case, phone typed with dashes and its last 6 digits, tracking number, a
+surname or given name alone, part of a name) through the same selector the admin
+uses. Half the customers have Chinese names of 20 common surnames (about 2.5% of
+all customers each, as 林 or 王 are), half Latin ones of 20 common words.
 Prints the median and worst time of each over --repeat runs.
 """
 
@@ -33,7 +36,12 @@ def setup_django():
     return connection
 
 
+LATIN_WORDS = ["Wang", "Lin", "Chen", "Chang", "Lee", "Huang", "Wu", "Liu", "Tsai", "Yang",
+               "Hsu", "Cheng", "Hsieh", "Kuo", "Hung", "Tseng", "Chiu", "Liao", "Lai", "Chou"]
+
+
 def populate(connection, orders):
+    from bench.reports_bench import fill_name_parts
     from orders.models import Order
 
     have = Order.objects.count()
@@ -45,16 +53,22 @@ def populate(connection, orders):
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE orders_orderevent, orders_orderline, orders_orderchecklistitem, "
-                       "shipping_shipmentline, shipping_shipment, orders_order, orders_customer CASCADE")
+                       "shipping_shipmentline, shipping_shipment, orders_order, orders_customernamepart, "
+                       "orders_customer CASCADE")
         cursor.execute(
             """
-            INSERT INTO orders_customer (name, email, phone, phone_digits, language, created_at)
-            SELECT 'Customer ' || i || ' 客戶', 'customer' || i || '@example.com',
-                   '09' || lpad(i::text, 8, '0'), '09' || lpad(i::text, 8, '0'), 'zh-hant', now()
+            INSERT INTO orders_customer (name, email, phone, phone_digits, phone_reversed, language, created_at)
+            SELECT CASE WHEN i %% 2 = 0
+                        THEN (%s::text[])[1 + i / 2 %% 20] || chr(19968 + (i::bigint * 7919 %% 20000)::int)
+                             || chr(19968 + (i::bigint * 104729 %% 20000)::int)
+                        ELSE (%s::text[])[1 + i / 2 %% 20] || ' Customer' || i END,
+                   'customer' || i || '@example.com', '09' || lpad(i::text, 8, '0'),
+                   '09' || lpad(i::text, 8, '0'), reverse('09' || lpad(i::text, 8, '0')), 'zh-hant', now()
             FROM generate_series(1, %s) AS i
             """,
-            [customers],
+            [list("林王陳張李黃吳劉蔡楊許鄭謝郭洪曾邱廖賴周"), LATIN_WORDS, customers],
         )
+        fill_name_parts(cursor)
         cursor.execute("SELECT min(id) FROM orders_customer")
         first_customer = cursor.fetchone()[0]
         cursor.execute(
@@ -90,27 +104,42 @@ def run(repeat):
     from orders.models import Order
     from orders.selectors import order_search_filter
 
-    sample = Order.objects.order_by("pk")[Order.objects.count() // 2]
+    middle = Order.objects.count() // 2
+    sample = Order.objects.order_by("pk")[middle]
     customer = sample.customer
+    # A customer of each kind of name near the middle of the table.
+    chinese = Order.objects.filter(customer__name__regex=r"^[^A-Za-z]", pk__gte=sample.pk).order_by("pk")[0].customer
+    latin = Order.objects.filter(customer__name__contains=" Customer", pk__gte=sample.pk).order_by("pk")[0].customer
     tracking = sample.shipments.values_list("tracking_number", flat=True).first() or "000000000002"
     phone = customer.phone_digits
     terms = {
         "order number": sample.number,
+        "order number, no SO-": sample.number.removeprefix("SO-"),
         "email, other case": customer.email.upper(),
         "phone with dashes": f"{phone[:4]}-{phone[4:7]}-{phone[7:]}",
         "phone +886": f"+886 {phone[1:4]} {phone[4:7]} {phone[7:]}",
+        "phone, last 6 digits": f"{phone[-6:-3]}-{phone[-3:]}",
         "tracking number": tracking,
-        "part of a name": customer.name.split()[1][:6],
+        "surname (1 char)": chinese.name[0],
+        "given name (2 chars)": chinese.name[1:],
+        "Latin word, lower": latin.name.split()[0].lower(),
+        "part of a name": latin.name.split()[1][:8],
         "nothing matches": "no-such-thing",
     }
-    print(f"\n{'search':22} {'matches':>8} {'median ms':>10} {'max ms':>8}")
+    from orders.selectors import customer_lookup
+
+    print(f"\n{'search':22} {'term':>14} {'matches':>8} {'median ms':>10} {'max ms':>8} {'lookup ms':>10}")
     for label, term in terms.items():
-        times = []
+        times, lookup_times = [], []
         for _ in range(repeat):
             started = time.perf_counter()
             found = list(Order.objects.filter(order_search_filter(term)).values_list("pk", flat=True)[:200])
             times.append((time.perf_counter() - started) * 1000)
-        print(f"{label:22} {len(found):>8} {statistics.median(times):>10.2f} {max(times):>8.2f}")
+            started = time.perf_counter()
+            customer_lookup(term)
+            lookup_times.append((time.perf_counter() - started) * 1000)
+        print(f"{label:22} {term[:14]:>14} {len(found):>8} {statistics.median(times):>10.2f} {max(times):>8.2f} "
+              f"{statistics.median(lookup_times):>10.2f}")
 
 
 def main():

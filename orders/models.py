@@ -12,6 +12,7 @@ from django_countries.fields import CountryField
 
 from common.text import bracketed, joined_clauses, labelled
 
+from .names import PART_MAX_LENGTH, name_parts
 from .phones import normalize_phone
 
 # Hold, cancel, return (and shipment void) reasons: as long as a note may be.
@@ -88,6 +89,13 @@ class Customer(models.Model):
     phone_digits = models.CharField(
         _("phone (digits)"), max_length=40, blank=True, editable=False, db_index=True
     )
+    # The digits backwards, so that the last digits of a phone (what a caller reads
+    # out: "the number ending 477523") are the start of this column, which a B-tree
+    # answers as a range (on PostgreSQL through the varchar_pattern_ops index Django
+    # adds for a LIKE 'x%'); an index cannot answer "ends with" on phone_digits.
+    phone_reversed = models.CharField(
+        _("phone (digits, reversed)"), max_length=40, blank=True, editable=False, db_index=True, db_default=""
+    )
     language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.ZH_HANT)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -103,14 +111,70 @@ class Customer(models.Model):
 
     def save(self, *args, **kwargs):
         self.normalise_contact()
+        adding = self._state.adding
         super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "name" in update_fields:
+            sync_name_parts([self], created=adding)
 
     def normalise_contact(self):
         """Normalised copies make exact look-ups indexable: any case of an email,
-        any way of writing a phone number. Called by save(), and by bulk creation,
-        which does not call save()."""
+        any way of writing a phone number (and its digits backwards, for its last
+        digits). Called by save(), and by bulk creation, which does not call save()
+        (and then writes the name parts itself: name_part_rows)."""
         self.email = (self.email or "").strip().lower()
         self.phone_digits = normalize_phone(self.phone)
+        self.phone_reversed = self.phone_digits[::-1]
+
+
+class CustomerNamePart(models.Model):
+    """One word a customer's name is found by (orders/names.py: a surname, a given
+    name, a word of a Latin name, the whole name), kept by Customer.save(), by bulk
+    creation and by migration 0014 for the customers before it.
+
+    Why a table of parts rather than the trigram index on the name alone: a trigram
+    index needs three characters of the term, and callers say one (林) or two (美華,
+    "wu"); a LIKE '%林%' on the name reads every customer. An exact match on (part,
+    customer) is a B-tree range of only the customers with that word, on SQLite as
+    on PostgreSQL (an array column with a GIN index would be PostgreSQL's only), and
+    gives the customers' ids from the index alone. Substrings of three characters or
+    more are still matched through the trigram index (selectors.customer_match_q)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="name_parts")
+    part = models.CharField(max_length=PART_MAX_LENGTH)
+
+    class Meta:
+        verbose_name = _("customer name part")
+        verbose_name_plural = _("customer name parts")
+        constraints = [models.UniqueConstraint(fields=["part", "customer"], name="customer_name_part_unique")]
+
+    def __str__(self):
+        return self.part
+
+
+def name_part_rows(customers):
+    """(customer id, part) rows for saved `customers`, as bulk creation inserts them."""
+    return [(customer.pk, part) for customer in customers for part in sorted(name_parts(customer.name))]
+
+
+def sync_name_parts(customers, *, created=False):
+    """Make the stored name parts of `customers` (saved) match their names: for
+    customers already stored, a read and, when the name changed, a delete of the old
+    parts and an insert of the new; for new ones (`created`), the insert alone."""
+    wanted = set(name_part_rows(customers))
+    if not created:
+        ids = [customer.pk for customer in customers]
+        stored = set(CustomerNamePart.objects.filter(customer_id__in=ids).values_list("customer_id", "part"))
+        stale = stored - wanted
+        if stale:
+            CustomerNamePart.objects.filter(
+                Q(*[Q(customer_id=pk, part=part) for pk, part in stale], _connector=Q.OR)
+            ).delete()
+        wanted -= stored
+    if wanted:
+        CustomerNamePart.objects.bulk_create(
+            [CustomerNamePart(customer_id=pk, part=part) for pk, part in sorted(wanted)], ignore_conflicts=True
+        )
 
 
 class StatusTarget(models.Model):

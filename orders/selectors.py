@@ -323,8 +323,20 @@ def order_status_counts(queryset, *, exact=False):
 # --- search ---------------------------------------------------------------------
 
 SEARCH_MAX_LENGTH = 200
+# A name search needs this many letters, or one Chinese character (a surname: 林).
 NAME_MIN_LENGTH = 2
+# A substring of the name (not a whole part of it) is matched from this many
+# letters in a row: the trigram index cannot answer fewer (pg_trgm reads the whole
+# index for '%wu%'), so shorter terms match whole name parts only.
+NAME_SUBSTRING_MIN_LENGTH = 3
+_SUBSTRING_RUN = re.compile(r"[^\W_]{%d}" % NAME_SUBSTRING_MIN_LENGTH)
+# The last digits of a phone a caller may read out ("the number ending 477523").
+PHONE_ENDING_MIN_DIGITS = 6
 _PHONE_CHARS = set("0123456789+-() .")
+# Order numbers are "SO-" and a number (seed_demo, imports); callers read out only
+# the number ("order 1052"), sometimes with "#" before it.
+ORDER_NUMBER_PREFIX = "SO-"
+_BARE_ORDER_NUMBER = re.compile(r"#?\s*(\d{1,18})")
 
 
 class SearchTooLong(ValueError):
@@ -332,9 +344,13 @@ class SearchTooLong(ValueError):
 
 
 def classify_search(term):
-    """What a search box entry can be: {"number", "email", "phone", "tracking", "name"}
-    → the normalised value to look up. Exact identifiers use indexed columns; only
-    the name is a partial match (backed by a trigram index on PostgreSQL)."""
+    """What a search box entry can be: {"number", "numbers", "email", "phone",
+    "tracking", "name"} → the normalised value to look up. Exact identifiers use
+    indexed columns: "numbers" are the order numbers it may mean (as typed, upper
+    case, and with the SO- prefix when it is a bare number); "phone" is a whole
+    phone number or its last 6 or more digits; "name" a surname, a given name or
+    part of a name (see customer_match_q)."""
+    from .names import has_han, part_key
     from .phones import normalize_phone
 
     term = (term or "").strip()
@@ -342,14 +358,18 @@ def classify_search(term):
         return {}
     if len(term) > SEARCH_MAX_LENGTH:
         raise SearchTooLong(_("The search is too long (at most %(max)s characters).") % {"max": SEARCH_MAX_LENGTH})
-    lookups = {"number": term, "tracking": term.upper().replace(" ", "")}
+    numbers = {term, term.upper()}
+    if bare := _BARE_ORDER_NUMBER.fullmatch(term):
+        numbers.add(ORDER_NUMBER_PREFIX + bare.group(1))
+    lookups = {"number": term, "numbers": numbers, "tracking": term.upper().replace(" ", "")}
     if "@" in term:
         lookups["email"] = term.lower()
     if set(term) <= _PHONE_CHARS:
         digits = normalize_phone(term)
-        if len(digits) >= 6:
+        if len(digits) >= PHONE_ENDING_MIN_DIGITS:
             lookups["phone"] = digits
-    if len(term) >= NAME_MIN_LENGTH and "@" not in term:
+    key = part_key(term)
+    if "@" not in term and (len(key) >= NAME_MIN_LENGTH or (key and has_han(key))):
         lookups["name"] = term
     return lookups
 
@@ -359,20 +379,40 @@ SEARCH_MATCH_LIMIT = 500
 
 def customer_match_q(lookups):
     """(exact, any): Qs over Customer for classify_search() look-ups. `exact` matches
-    the e-mail or phone (indexed columns); `any` adds part of the name (a trigram
-    index on PostgreSQL). Either is an empty Q() when there is nothing to match."""
+    the e-mail or the phone, whole or its ending (indexed columns); `any` adds the
+    name: a whole part of it (a surname, a given name, a word: the name-part index,
+    one query here for the customers' ids) or, from NAME_SUBSTRING_MIN_LENGTH letters,
+    any piece of it (a trigram index on PostgreSQL). Either is an empty Q() when
+    there is nothing to match.
+
+    Each is a condition on the customers table alone, so that PostgreSQL combines
+    the indexes (a BitmapOr); an OR with a subquery on the parts would make it read
+    every customer instead."""
     from django.db.models import Q
+
+    from .models import CustomerNamePart
+    from .names import part_key
 
     exact_q = Q()
     if "email" in lookups:
         exact_q |= Q(email=lookups["email"])
     if "phone" in lookups:
-        exact_q |= Q(phone_digits=lookups["phone"])
-    if "name" in lookups:
-        # Names are matched on customers (far fewer rows than orders), never by
-        # scanning the orders table.
-        return exact_q, exact_q | Q(name__icontains=lookups["name"])
-    return exact_q, exact_q
+        # The whole number is its own ending.
+        exact_q |= Q(phone_reversed__startswith=lookups["phone"][::-1])
+    if "name" not in lookups:
+        return exact_q, exact_q
+    # Names are matched on customers (far fewer rows than orders), never by
+    # scanning the orders table.
+    name = lookups["name"]
+    part_ids = list(
+        CustomerNamePart.objects.filter(part=part_key(name))
+        .order_by()
+        .values_list("customer_id", flat=True)[:SEARCH_MATCH_LIMIT]
+    )
+    any_q = exact_q | Q(pk__in_ids=part_ids) if part_ids else exact_q
+    if _SUBSTRING_RUN.search(name):
+        any_q |= Q(name__icontains=name)
+    return exact_q, any_q
 
 
 def order_search_filter(term):
@@ -391,8 +431,7 @@ def order_search_filter(term):
     lookups = classify_search(term)
     if not lookups:
         return Q(pk__in=[])
-    numbers = {lookups["number"], lookups["number"].upper()}
-    order_ids = set(Order.objects.filter(number__in=numbers).values_list("pk", flat=True))
+    order_ids = set(Order.objects.filter(number__in=lookups["numbers"]).values_list("pk", flat=True))
     order_ids.update(
         Shipment.objects.filter(tracking_number=lookups["tracking"]).values_list("order_id", flat=True)[
             :SEARCH_MATCH_LIMIT
@@ -428,9 +467,22 @@ LOOKUP_SHIPMENT_FIELDS = (
 )
 
 
+# The lines shown on each order's card (SKU, product, quantity); the card says how
+# many more there are.
+LOOKUP_ITEMS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class LookupItem:
+    sku: str
+    product_name: str
+    quantity: int
+
+
 class CustomerLookup:
     """What customer_lookup() found: customers, each with `lookup_orders` (newest
-    first, each with `latest_events` and `shipments`), `order_count` and
+    first, each with `latest_events`, `shipments`, `lookup_items` (its first
+    LOOKUP_ITEMS_SHOWN lines) and `item_count` (all its lines)), `order_count` and
     `more_orders`; `more_customers` when the search matched more than are shown;
     `matched_order_ids` the orders found by order or tracking number."""
 
@@ -470,7 +522,7 @@ def customer_lookup(
 
     # Each identifier with its own indexed query (see order_search_filter).
     found = list(
-        Order.objects.filter(number__in={lookups["number"], lookups["number"].upper()}).order_by().values_list(
+        Order.objects.filter(number__in=lookups["numbers"]).order_by().values_list(
             "pk", "customer_id"
         )
     )
@@ -556,6 +608,27 @@ def customer_lookup(
         }
         for order in shown_orders:
             order.latest_events = latest.get(order.pk, [])
+        # What was ordered, for every order shown in one query: each order's first
+        # LOOKUP_ITEMS_SHOWN lines, with how many it has in all (a window count), so
+        # the page carries at most five lines of an order however long it is.
+        items = {order.pk: [] for order in shown_orders}
+        lines = (
+            OrderLine.objects.filter(order_id__in_ids=ids)
+            .annotate(
+                item_rank=Window(RowNumber(), partition_by=[F("order_id")], order_by=[F("pk").asc()]),
+                item_count=Window(Count("pk"), partition_by=[F("order_id")]),
+            )
+            .filter(item_rank__lte=LOOKUP_ITEMS_SHOWN)
+            .order_by("order_id", "item_rank")
+            .values_list("order_id", "sku", "product_name", "quantity", "item_count")
+        )
+        counts = {}
+        for order_id, sku, product_name, quantity, item_count in lines:
+            items[order_id].append(LookupItem(sku, product_name, quantity))
+            counts[order_id] = item_count
+        for order in shown_orders:
+            order.lookup_items = items[order.pk]
+            order.item_count = counts.get(order.pk, 0)
     return CustomerLookup(customers=shown, more_customers=more_customers, matched_order_ids=matched_order_ids)
 
 

@@ -53,6 +53,7 @@ from .signals import order_status_changed
 from .models import (
     ChecklistStep,
     Customer,
+    CustomerNamePart,
     Order,
     OrderChecklistItem,
     OrderEvent,
@@ -61,6 +62,7 @@ from .models import (
     REASON_MAX_LENGTH,
     PaymentStatus,
     country_code,
+    name_part_rows,
 )
 from .text import quoted_list
 
@@ -307,6 +309,7 @@ def _create_orders(specs, *, actor, caller):
         # A savepoint, so that after a refused INSERT the transaction can still say which number it was.
         with transaction.atomic(), bulk.Inserter(background=len(parsed) > CREATE_CHUNK) as inserter:
             inserter.objects(customers)
+            inserter.rows(CustomerNamePart, ["customer_id", "part"], name_part_rows(customers))
             for start in range(0, len(parsed), CREATE_CHUNK):
                 chunk = [
                     _new_order(*spec, pk=pk)

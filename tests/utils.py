@@ -84,7 +84,10 @@ def changelist_rows(response):
     return list(response.context["cl"].result_list)
 
 
-SEARCHED_TABLES = {"orders_order", "orders_customer", "shipping_shipment", "orders_orderevent"}
+SEARCHED_TABLES = {
+    "orders_order", "orders_customer", "orders_customernamepart", "orders_orderline", "shipping_shipment",
+    "orders_orderevent",
+}
 
 
 def full_scans(node, tables=SEARCHED_TABLES):

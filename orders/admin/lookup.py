@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from common.permissions import has_permission
 from common.text import datetime_text, person_name
@@ -204,8 +205,24 @@ class OrderRowRenderer:
                 "note": _("Add note"),
             }.items()
         }
+        # The columns of the orders table; on a phone each cell is a line of the
+        # order's card, its column's name above it (data-label, lookup.css).
+        self.columns = {
+            key: _e(label)
+            for key, label in (
+                ("order", _("Order")),
+                ("status", _("Status")),
+                ("placed", _("Placed")),
+                ("total", _("Total")),
+                ("items", _("Items")),
+                ("ship_to", _("Ship to")),
+                ("event", _("Latest event")),
+                ("shipments", _("Shipments")),
+            )
+        }
         self.system = _("system")
         self.action_shapes = {}
+        self.more_items = {}
         # Translated once per page, filled in per row.
         self.formats = {
             "who_when": _("%(who)s, %(when)s"),
@@ -225,20 +242,23 @@ class OrderRowRenderer:
         return row
 
     def _html(self, row):
-        order, text, labels = row["order"], self.text, self.labels
+        order, text, labels, column = row["order"], self.text, self.labels, self.columns
         found = f'<span class="lookup-order__found">{text["found"]}</span>' if row["matched"] else ""
         parts = [
             f'<tbody id="order-{order.pk}" class="lookup-order{" lookup-order--matched" if row["matched"] else ""}">\n'
             f'  <tr class="lookup-order__info">\n    <th scope="row">\n'
             f'      <a class="lookup-order__number" href="{self.url("change", order.pk)}">{_e(order.number)}</a>\n'
             f"      {found}\n    </th>\n"
-            f'    <td>\n      <span class="order-badge order-badge--{_e(order.status)}">'
+            f'    <td data-label="{column["status"]}">\n'
+            f'      <span class="order-badge order-badge--{_e(order.status)}">'
             f"{labels['status'].get(order.status) or _e(order.status)}</span>\n"
             f'      <span class="order-badge order-badge--payment-{_e(order.payment_status)}">'
             f"{labels['payment'].get(order.payment_status) or _e(order.payment_status)}</span>\n    </td>\n"
-            f'    <td class="order-nowrap">{datetime_text(order.placed_at)}</td>\n'
-            f'    <td class="order-total">{_e(order.currency)} {_e(number_format(order.total, 2, force_grouping=True))}</td>\n'
-            f"    <td>\n      {_e(order.ship_name)}, {_e(order.ship_city)}\n"
+            f'    <td class="order-nowrap" data-label="{column["placed"]}">{datetime_text(order.placed_at)}</td>\n'
+            f'    <td class="order-total" data-label="{column["total"]}">'
+            f"{_e(order.currency)} {_e(number_format(order.total, 2, force_grouping=True))}</td>\n"
+            f'    <td class="lookup-order__items" data-label="{column["items"]}">\n      {self._items(order)}\n    </td>\n'
+            f'    <td data-label="{column["ship_to"]}">\n      {_e(order.ship_name)}, {_e(order.ship_city)}\n'
             f'      <div class="order-muted">'
             f"{labels['delivery'].get(order.delivery_method) or _e(order.delivery_method)}</div>\n    </td>\n"
         ]
@@ -247,11 +267,11 @@ class OrderRowRenderer:
             who = person_name(event.actor) or self.system
             when = self.formats["who_when"] % {"who": who, "when": datetime_text(event.created_at)}
             parts.append(
-                f'    <td class="lookup-order__event">\n      {_e(event.describe())}\n'
+                f'    <td class="lookup-order__event" data-label="{column["event"]}">\n      {_e(event.describe())}\n'
                 f'      <div class="order-muted">{_e(when)}</div>\n    </td>\n'
             )
         else:
-            parts.append('    <td class="lookup-order__event">\n      —\n    </td>\n')
+            parts.append(f'    <td class="lookup-order__event" data-label="{column["event"]}">\n      —\n    </td>\n')
         shipments = []
         for shipment in row["shipments"]:
             number, url = _e(shipment.tracking_number), shipment.tracking_url
@@ -264,7 +284,9 @@ class OrderRowRenderer:
             )
         if not shipments:
             shipments = [f'<span class="order-muted">{text["not_shipped"]}</span>']
-        parts.append(f"    <td>\n      {_BREAK.join(shipments)}\n    </td>\n  </tr>\n")
+        parts.append(
+            f'    <td data-label="{column["shipments"]}">\n      {_BREAK.join(shipments)}\n    </td>\n  </tr>\n'
+        )
         if row["has_controls"]:
             parts.append(self._actions(row, order))
         parts.append("</tbody>")
@@ -274,10 +296,9 @@ class OrderRowRenderer:
         """The HTML of one customer's section: contact details and the orders
         (entry["orders"], rows already rendered by this renderer)."""
         if "headers" not in self.text:
-            names = [_("Order"), _("Status"), _("Placed"), _("Total"), _("Ship to"), _("Latest event"), _("Shipments")]
             numeric = ' class="order-num"'
             cells = [
-                f'<th scope="col"{numeric if index == 3 else ""}>{_e(name)}</th>' for index, name in enumerate(names)
+                f'<th scope="col"{numeric if key == "total" else ""}>{name}</th>' for key, name in self.columns.items()
             ]
             self.text["headers"] = "\n          ".join(cells)
             self.text["contact"] = [_e(name) for name in (_("E-mail"), _("Phone"), _("Language"), _("Orders"))]
@@ -316,6 +337,25 @@ class OrderRowRenderer:
             parts.append(f'    <p class="lookup-more-orders">{text["no_orders"]}</p>\n')
         parts.append("</section>")
         return mark_safe("".join(parts))
+
+    def _items(self, order):
+        """What was ordered (order.lookup_items, customer_lookup): "2 × name" with the
+        SKU under it, a line each, then how many more lines there are."""
+        items = [
+            f'<li><span class="lookup-item__quantity">{_e(item.quantity)} ×</span> {_e(item.product_name)}'
+            f' <span class="lookup-item__sku">{_e(item.sku)}</span></li>'
+            for item in order.lookup_items
+        ]
+        if not items:
+            return "—"
+        more = order.item_count - len(items)
+        if more > 0:
+            if more not in self.more_items:
+                self.more_items[more] = _e(
+                    ngettext("and %(count)s more line", "and %(count)s more lines", more) % {"count": more}
+                )
+            items.append(f'<li class="order-muted">{self.more_items[more]}</li>')
+        return f'<ul class="lookup-items">{"".join(items)}</ul>'
 
     def _shipment_status(self, shipment):
         """shipment.get_status_display(), escaped, from labels read once a page (that
@@ -386,7 +426,7 @@ class OrderRowRenderer:
         if controls["already_shipped"]:
             summary.append(f'<span class="lookup-action__why">{text["already_shipped"]}</span>')
         return (
-            f'  <tr class="lookup-order__actions">\n    <td colspan="7">\n'
+            f'  <tr class="lookup-order__actions">\n    <td colspan="8">\n'
             f'      <details{" open" if row["open"] else ""}>\n      <summary>\n'
             f"        {_BREAK.join(summary)}\n      </summary>\n"
             f'      <div class="lookup-action-forms">\n        {_BREAK.join(forms)}\n      </div>\n'

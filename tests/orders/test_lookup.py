@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from orders import services
 from orders.admin import OrderAdmin
-from orders.models import OrderStatus, PaymentStatus
+from orders.models import OrderLine, OrderStatus, PaymentStatus
 from orders.selectors import customer_lookup
 from shipping.models import Shipment
 from tests.factories import CustomerFactory, OrderFactory, UserFactory
@@ -283,11 +283,128 @@ def test_several_customers_show_their_newest_orders_each_and_one_customer_shows_
 
 
 def test_name_matches_are_listed_by_name(client, service_user):
-    for name in ("Wu Zhen", "wu an", "Wu Bo", "Awu Li"):
+    for name in ("Wu Zhen", "wu an", "Wu Bo", "Li Wu", "Awu Li"):
         CustomerFactory(name=name)
     client.force_login(service_user)
+    # Two letters are a whole word of the name (no index answers "wu" inside "Awu")...
     names = [customer.name for customer in found(lookup(client, "wu"))]
-    assert names == ["Awu Li", "wu an", "Wu Bo", "Wu Zhen"]
+    assert names == ["Li Wu", "wu an", "Wu Bo", "Wu Zhen"]
+    # ...three are also any piece of it.
+    names = [customer.name for customer in found(lookup(client, "WU "))]
+    assert names == ["Li Wu", "wu an", "Wu Bo", "Wu Zhen"]
+    assert [customer.name for customer in found(lookup(client, "awu"))] == ["Awu Li"]
+
+
+# --- what callers say --------------------------------------------------------------
+
+
+@pytest.fixture
+def callers(db):
+    return {
+        name: CustomerFactory(name=name)
+        for name in ("林美華", "林志明", "王美華", "歐陽娜娜", "Wang Da-wei", "WANG Xiao", "Lindsay Park")
+    }
+
+
+@pytest.mark.parametrize(
+    "term, names",
+    [
+        ("林", {"林美華", "林志明"}),  # a surname of one character
+        ("美華", {"林美華", "王美華"}),  # a given name alone
+        ("林美華", {"林美華"}),
+        ("林 美華", {"林美華"}),
+        ("歐陽", {"歐陽娜娜"}),  # a compound surname
+        ("娜娜", {"歐陽娜娜"}),
+        ("wang", {"Wang Da-wei", "WANG Xiao"}),  # any case
+        ("WANG", {"Wang Da-wei", "WANG Xiao"}),
+        ("Da-wei", {"Wang Da-wei"}),
+        ("dawei", {"Wang Da-wei"}),
+        ("xiao", {"WANG Xiao"}),
+    ],
+)
+def test_a_surname_or_given_name_alone_finds_every_customer_with_it(client, service_user, callers, term, names):
+    client.force_login(service_user)
+    response = lookup(client, term)
+    assert {customer.name for customer in found(response)} == names
+    assert "Check the spelling" not in response.content.decode()
+
+
+def test_the_last_six_or_more_digits_of_a_phone_find_the_customer(client, service_user):
+    caller = CustomerFactory(name="林美華", phone="0962-477-523")
+    CustomerFactory(name="Someone Else", phone="0962-477-524")
+    order = OrderFactory(customer=caller)
+    client.force_login(service_user)
+    for typed in ("477523", "477-523", "477 523", "2477523", "0962477523", "+886 962 477 523"):
+        assert found(lookup(client, typed)) == {caller: [order.number]}, typed
+    # Five digits are too few to be a phone: a name, an order number, nothing here.
+    assert found(lookup(client, "77523")) == {}
+
+
+def test_an_order_number_without_its_prefix_finds_that_order_only(client, service_user, lin):
+    order = OrderFactory(customer=lin, number="SO-1052")
+    OrderFactory(number="SO-11052")
+    OrderFactory(number="SO-10520")
+    client.force_login(service_user)
+    for typed in ("1052", "#1052", "so-1052"):
+        response = lookup(client, typed)
+        assert found(response) == {lin: [order.number]}, typed
+        assert response.context["customers"][0]["orders"][0]["matched"]
+
+
+@pytest.mark.parametrize(
+    "term, names",
+    [("林", {"林美華", "林志明"}), ("美華", {"林美華", "王美華"}), ("wang", {"Wang Da-wei", "WANG Xiao"}), ("477523", {"林美華"})],
+)
+def test_the_order_list_search_finds_the_same_customers_orders(client, service_user, callers, term, names):
+    from tests.utils import changelist_rows
+
+    callers["林美華"].phone = "0962-477-523"
+    callers["林美華"].save()
+    orders = {customer.name: OrderFactory(customer=customer).number for customer in callers.values()}
+    bare = OrderFactory(customer=callers["林志明"], number="SO-1052")
+    client.force_login(service_user)
+    listed = client.get(reverse("admin:orders_order_changelist"), {"q": term})
+    expected = {orders[name] for name in names} | ({bare.number} if "林志明" in names else set())
+    assert {order.number for order in changelist_rows(listed)} == expected
+    assert {customer.name for customer in found(lookup(client, term))} == names
+    # A number without its prefix: that order alone.
+    listed = client.get(reverse("admin:orders_order_changelist"), {"q": "1052"})
+    assert [order.number for order in changelist_rows(listed)] == ["SO-1052"]
+
+
+def test_a_surname_shared_by_many_lists_the_first_20_and_asks_to_refine(client, service_user):
+    for index in range(22):
+        CustomerFactory(name=f"林{'美志家宗俊'[index % 5]}{index:02d}")
+    client.force_login(service_user)
+    response = lookup(client, "林")
+    html = response.content.decode()
+    assert len(response.context["customers"]) == 20 and response.context["more_customers"]
+    assert "More customers match: refine your search" in html
+    assert "Check the spelling" not in html
+
+
+@pytest.mark.parametrize("term", ["!!!", "-", "。。", "L"])
+def test_punctuation_or_one_latin_letter_finds_nobody_and_says_so(client, service_user, callers, term):
+    client.force_login(service_user)
+    response = lookup(client, term)
+    assert response.status_code == 200 and response.context["customers"] == []
+    assert "Nothing found for" in response.content.decode()
+
+
+def test_each_order_card_lists_its_items(client, service_user, lin):
+    from inventory.models import Product
+
+    order = OrderFactory(customer=lin, lines=7, quantity=2)
+    client.force_login(service_user)
+    response = lookup(client, lin.email)
+    html = response.content.decode()
+    lines = list(order.lines.order_by("pk"))
+    for line in lines[:5]:
+        assert f'{line.quantity} ×</span> {line.product_name} <span class="lookup-item__sku">{line.sku}</span>' in html
+    for line in lines[5:]:
+        assert line.sku not in html
+    assert "and 2 more lines" in html
+    assert Product.objects.count() == 7
 
 
 # --- roles and actions ------------------------------------------------------------
@@ -464,7 +581,7 @@ def customers_with_orders(customers, orders_each, prefix):
     for index in range(customers):
         customer = CustomerFactory(name=f"{prefix} {index}")
         for number in range(orders_each):
-            order = OrderFactory(customer=customer, status=states[number % len(states)])
+            order = OrderFactory(customer=customer, status=states[number % len(states)], lines=1 + number % 3)
             services.order_add_note(order=order, actor=None, text=f"note {number}")
         made.append(customer)
     return made
@@ -488,19 +605,23 @@ def test_query_count_is_the_same_for_1_customer_with_1_order_and_5_with_10_each(
     many, response = queries_for(client, "tsai")
     assert len(found(response)) == 5 and all(len(orders) == 10 for orders in found(response).values())
     assert Shipment.objects.count() >= 20
+    assert "and 1 more line" not in response.content.decode()  # three lines at most: all shown
+    assert response.content.decode().count('class="lookup-item__sku"') == OrderLine.objects.filter(
+        order__customer__name__startswith="Tsai"
+    ).count()
     assert few == many
 
 
-def test_the_selector_alone_runs_seven_queries(django_assert_num_queries):
+def test_the_selector_alone_runs_nine_queries(django_assert_num_queries):
     customers = customers_with_orders(3, 3, "Hsu")
     order = customers[0].orders.first()
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         result = customer_lookup("hsu")
         for customer in result.customers:
             for order_ in customer.lookup_orders:
-                order_.latest_events, list(order_.shipments.all())
+                order_.latest_events, list(order_.shipments.all()), order_.lookup_items
     assert len(result.customers) == 3
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         assert customer_lookup(order.number).matched_order_ids == {order.pk}
 
 

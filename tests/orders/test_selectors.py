@@ -60,8 +60,20 @@ def test_part_of_a_name_is_looked_up_as_a_name(term):
     assert classify_search(term)["name"] == term
 
 
-def test_one_character_is_too_short_to_be_a_name():
-    assert "name" not in classify_search("陳")
+def test_one_chinese_character_is_a_name_and_one_latin_letter_or_punctuation_is_not():
+    assert classify_search("陳")["name"] == "陳"  # a surname
+    for term in ("L", "!!!", "-- --", "。"):
+        assert "name" not in classify_search(term), term
+
+
+@pytest.mark.parametrize("term", ["1052", "#1052", "# 1052"])
+def test_a_bare_number_may_be_an_order_number_without_its_prefix(term):
+    assert "SO-1052" in classify_search(term)["numbers"]
+
+
+def test_six_or_more_digits_are_a_phone_or_its_ending():
+    assert classify_search("477-523")["phone"] == "477523"
+    assert "phone" not in classify_search("77523")
 
 
 # --- search: the orders it finds ----------------------------------------------------------------
@@ -94,6 +106,14 @@ def orders(db):
         ("1234 5678 9012", {"SO-20002"}),
         ("美玲", {"SO-20001", "SO-20002"}),
         ("da-WEI", {"SO-20003"}),
+        # What callers say: a surname alone (one character), a Latin word in any
+        # case, the last digits of the phone, the number without its prefix.
+        ("陳", {"SO-20001", "SO-20002"}),
+        ("wang", {"SO-20003"}),
+        ("WANG", {"SO-20003"}),
+        ("111222", {"SO-20003"}),
+        ("111-222", {"SO-20003"}),
+        ("20003", {"SO-20003"}),
     ],
 )
 def test_search_finds_orders_by_any_identifier(orders, term, numbers):
@@ -108,6 +128,9 @@ def test_search_that_matches_nothing_finds_nothing(orders, term):
 def test_a_partial_email_or_order_number_is_not_a_match(orders):
     assert found("mei.chen@example") == set()
     assert found("SO-2000") == set()
+    assert found("2000") == set()  # not SO-20001: the whole number after the prefix
+    assert found("0003") == set()
+    assert found("11222") == set()  # 5 digits are no phone ending
 
 
 def test_search_too_long_is_refused_before_any_query(orders, django_assert_num_queries):

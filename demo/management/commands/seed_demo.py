@@ -153,6 +153,10 @@ CUSTOMERS = [
     ("Grace Ho", "grace.ho@example.com", "en", None),
     ("Kenji Tanaka", "kenji.tanaka@example.jp", "en", None),
     ("Priya Nair", "priya.nair@example.com", "en", None),
+    # Callers who give only a surname (林: also 林志明) or a given name (美華: also
+    # 王美華); last, so that the customers above keep their phone numbers.
+    ("林美華", "meihua.lin@example.com", "zh-hant", ("台北市", "111", "士林區中正路235號7樓")),
+    ("王美華", "meihua.wang@example.net", "zh-hant", ("新竹縣", "302", "竹北市光明六路10號")),
 ]
 ABROAD = {
     "grace.ho@example.com": ("HK", "Hong Kong", "", "Flat 12B, 88 Queen's Road Central", "+852 9123 4567"),
