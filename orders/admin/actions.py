@@ -106,9 +106,9 @@ class OrderActionViewsMixin:
 
     def _keep_typed(self, request, order):
         """Keep what the refused form held (a reason, a note, a carrier and tracking
-        number) for the order page to show again: staff correct it instead of typing it
-        all over. Forms sent from another page (a `next`) go back there without it."""
-        if request.POST.get("next") or request.resolver_match is None:
+        number) for the page the form came from to show again, the order page or the
+        customer lookup (a `next`): staff correct it instead of typing it all over."""
+        if request.resolver_match is None:
             return
         prefix = f"{self.opts.app_label}_{self.opts.model_name}_"
         request.session[TYPED_SESSION_KEY] = {
@@ -124,10 +124,15 @@ class OrderActionViewsMixin:
     def typed_on_page(self, request, order):
         """{action: {field: value}} of the form refused just before this order page
         (read once), or {}."""
+        return self.typed_for_orders(request).get(order.pk, {})
+
+    def typed_for_orders(self, request):
+        """{order pk: {action: {field: value}}} of the form refused just before this
+        page (read once, whichever page reads it), or {}."""
         kept = request.session.pop(TYPED_SESSION_KEY, None)
-        if not kept or kept.get("order") != order.pk:
+        if not kept or "order" not in kept:
             return {}
-        return {kept["action"]: kept["fields"]}
+        return {kept["order"]: {kept["action"]: kept["fields"]}}
 
     def _run(self, request, order, call, success):
         """Call a service; a refusal becomes a message (a stale one only a warning),

@@ -104,13 +104,15 @@ class CustomerLookupAdminMixin:
             render = OrderRowRenderer(request, self.admin_site.name, self.opts, back_url, REASON_MAX_LENGTH)
             # With one order on the screen, or the one the search named, its actions start open.
             single = len(result.customers) == 1 and len(result.customers[0].lookup_orders) == 1
+            # What a refused form of this page held (a reason, a note): shown again, open.
+            typed = self.typed_for_orders(request) if hasattr(self, "typed_for_orders") else {}
             for customer in result.customers:
                 customers.append(
                     {
                         "customer": customer,
                         "orders_url": f"{changelist}?{urlencode({'customer__id__exact': customer.pk})}",
                         "orders": [
-                            render(self._lookup_row(order, perms, labels, result.matched_order_ids, single))
+                            render(self._lookup_row(order, perms, labels, result.matched_order_ids, single, typed))
                             for order in customer.lookup_orders
                         ],
                     }
@@ -135,12 +137,14 @@ class CustomerLookupAdminMixin:
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.lookup_template, context)
 
-    def _lookup_row(self, order, perms, labels, matched_order_ids, single):
+    def _lookup_row(self, order, perms, labels, matched_order_ids, single, typed=None):
         controls = order_controls(order, perms)
+        typed = (typed or {}).get(order.pk, {})
         return {
             "order": order,
             "matched": order.pk in matched_order_ids,
-            "open": single or order.pk in matched_order_ids,
+            "open": single or order.pk in matched_order_ids or bool(typed),
+            "typed": typed,
             "latest_event": order.latest_events[0] if order.latest_events else None,
             "shipments": list(order.shipments.all()),
             "controls": controls,
@@ -372,10 +376,11 @@ class OrderRowRenderer:
             f"          {body}\n        </form>"
         )
 
-    def _input(self, name, maxlength, placeholder, label):
+    def _input(self, name, maxlength, placeholder, label, value=""):
+        shown = f' value="{_e(value)}"' if value else ""
         return (
             f'<input type="text" name="{name}" required maxlength="{maxlength}" placeholder="{placeholder}" '
-            f'aria-label="{_e(label)}">'
+            f'aria-label="{_e(label)}"{shown}>'
         )
 
     @staticmethod
@@ -388,6 +393,8 @@ class OrderRowRenderer:
     _PK, _NUMBER = "\ue000", "\ue001"
 
     def _actions(self, row, order):
+        if row.get("typed"):  # the order whose form was refused: its own values, once
+            return self._actions_html(row, order.pk, order.number)
         key = (tuple(row["controls"].items()), row["open"], tuple(row["control_labels"]))
         shape = self.action_shapes.get(key)
         if shape is None:
@@ -396,16 +403,21 @@ class OrderRowRenderer:
 
     def _actions_html(self, row, pk, number):
         controls, text = row["controls"], self.text
+        typed = row.get("typed") or {}
+
+        def kept(action, field):
+            return typed.get(action, {}).get(field, "")
+
         forms = []
         if controls["hold"]:
             label = self.formats["hold_label"] % {"number": number}
-            reason = self._input("reason", self.reason_max, text["hold_placeholder"], label)
+            reason = self._input("reason", self.reason_max, text["hold_placeholder"], label, kept("hold", "reason"))
             forms.append(self._form("hold", pk, f"{reason}\n          {self._button(text['hold'])}"))
         if controls["resume"]:
             forms.append(self._form("resume", pk, self._button(text["resume"])))
         if controls["cancel"]:
             label = self.formats["cancel_label"] % {"number": number}
-            reason = self._input("reason", self.reason_max, text["cancel_placeholder"], label)
+            reason = self._input("reason", self.reason_max, text["cancel_placeholder"], label, kept("cancel", "reason"))
             button = self._button(text["cancel"], "button order-button--danger")
             forms.append(self._form("cancel", pk, f"{reason}\n          {button}"))
         if controls["address"]:
@@ -416,7 +428,8 @@ class OrderRowRenderer:
         if controls["mark_paid"]:
             forms.append(self._form("mark_paid", pk, self._button(text["mark_paid"])))
         if controls["note"]:
-            note = self._input("text", 2000, text["note_placeholder"], self.formats["note_label"] % {"number": number})
+            note_label = self.formats["note_label"] % {"number": number}
+            note = self._input("text", 2000, text["note_placeholder"], note_label, kept("note", "text"))
             body = f"{note}\n          {self._button(text['note'])}"
             forms.append(self._form("note", pk, body, css="lookup-action lookup-action--note"))
         head = _e(self.formats["actions"] % {"number": number})

@@ -641,3 +641,35 @@ def test_every_lookup_query_uses_an_index(lin):
                 raw = cursor.fetchone()[0]
                 plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
                 assert full_scans(plan) == [], (term, query["sql"])
+
+
+def test_a_refused_form_on_the_lookup_comes_back_with_what_was_typed(client, service_user, lin, monkeypatch):
+    from orders.exceptions import WorkflowError
+
+    order = OrderFactory(customer=lin, processing=True)
+    other = OrderFactory(customer=lin, processing=True)
+    client.force_login(service_user)
+    back = lookup_url(lin.phone)
+
+    def refuse(**kwargs):
+        raise WorkflowError("Refused for the test.")  # a colleague moved the order meanwhile
+
+    monkeypatch.setattr(services, "order_cancel", refuse)
+    reason = "Customer asked <twice> to cancel"
+    response = client.post(action_url("cancel", order), {"reason": reason, "next": back}, follow=True)
+    assert response.redirect_chain[-1][0] == back
+    html = response.content.decode()
+    assert "Refused for the test." in html
+    section = html[html.index(f'id="order-{order.pk}"'):]
+    section = section[: section.index("</tbody>")]
+    assert 'value="Customer asked &lt;twice&gt; to cancel"' in section and "<details open>" in section
+    other_section = html[html.index(f'id="order-{other.pk}"'):]
+    assert "Customer asked" not in other_section[: other_section.index("</tbody>")]
+    # Read once: the next visit shows the forms empty again.
+    assert "Customer asked" not in lookup(client, lin.phone).content.decode()
+
+    # A note too long for the service comes back too, cut at nothing the person typed.
+    long_note = "n" * 2001
+    html = client.post(action_url("note", order), {"text": long_note, "next": back}, follow=True).content.decode()
+    assert f'value="{long_note}"' in html
+    assert not order.events.filter(kind="note").exists()
