@@ -3,18 +3,12 @@ table, and the page passes axe-core's WCAG 2 A and AA rules in both languages.""
 
 from datetime import timedelta
 
-from axe_playwright_python.sync_playwright import Axe
+from tests.e2e.axe import assert_accessible
 from django.utils import timezone
 
 from orders import services
 from tests.factories import OrderFactory, ProductFactory, StockLevelFactory, WarehouseFactory, manager_user
 
-WCAG_2_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa"]}}
-
-
-def assert_accessible(page):
-    results = Axe().run(page, options=WCAG_2_A_AA)
-    assert results.violations_count == 0, results.generate_report()
 
 
 def test_manager_reads_the_dashboard_and_downloads_a_table(db, login, page, screenshot):

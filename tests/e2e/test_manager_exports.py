@@ -4,7 +4,7 @@ list; a mistyped date is named; the page passes axe-core's WCAG 2 A/AA rules."""
 import csv
 import io
 
-from axe_playwright_python.sync_playwright import Axe
+from tests.e2e.axe import assert_accessible
 from django.utils import timezone
 from openpyxl import load_workbook
 
@@ -13,11 +13,6 @@ from tests.factories import OrderFactory, manager_user
 
 def last_month_day():
     return timezone.localtime().replace(day=1, hour=12) - timezone.timedelta(days=3)
-
-
-def assert_accessible(page):
-    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa"]}})
-    assert results.violations_count == 0, results.generate_report()
 
 
 def test_manager_exports_last_months_shipped_orders(db, login, page, screenshot, settings, tmp_path):

@@ -6,19 +6,13 @@ axe-core's WCAG 2 A/AA rules."""
 import re
 import statistics
 
-from axe_playwright_python.sync_playwright import Axe
+from tests.e2e.axe import assert_accessible
 from playwright.sync_api import expect
 
 from orders.models import OrderEvent, OrderStatus
 from tests.factories import OrderFactory, ProductFactory, warehouse_user
 
-WCAG_2_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa"]}}
 IDLE = "document.getElementById('packing-station').dataset.pending === '0'"
-
-
-def assert_accessible(page):
-    results = Axe().run(page, options=WCAG_2_A_AA)
-    assert results.violations_count == 0, results.generate_report()
 
 
 def banner(page):

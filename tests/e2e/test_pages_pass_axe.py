@@ -8,7 +8,7 @@ carriers, each opened by the role that uses it, on seeded data. (The start pages
 packing station, lookup, dashboard, exports and pick list have their own tests.)"""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from tests.e2e.axe import WCAG_21_A_AA, axe_results
 
 from inventory.models import StaffWarehouse
 from orders import services
@@ -26,7 +26,6 @@ from tests.factories import (
     warehouse_user,
 )
 
-WCAG_2_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 # Both languages in the admin's light theme, and English in its dark one (Django
 # follows the system's colour scheme unless the theme toggle chose one).
 LOOKS = [("en", "light"), ("zh-hant", "light"), ("en", "dark")]
@@ -34,7 +33,7 @@ LOOKS = [("en", "light"), ("zh-hant", "light"), ("en", "dark")]
 
 def violations(page):
     """axe's violations on the page, one line per element: rule id, target, help."""
-    results = Axe().run(page, options=WCAG_2_A_AA)
+    results = axe_results(page, tags=WCAG_21_A_AA)
     return [
         f"{violation['id']} at {' '.join(map(str, node['target']))}: {violation['help']}"
         f" ({node['failureSummary'].splitlines()[-1].strip()})"

@@ -5,19 +5,13 @@ never scrolls sideways, and the lookup passes axe-core's WCAG 2 A and AA rules.
 axe runs in English only: the lookup's new strings (the items, the phone-ending hint)
 are not yet in the zh-Hant catalogue, which is merged separately."""
 
-from axe_playwright_python.sync_playwright import Axe
+from tests.e2e.axe import assert_accessible
 
 from tests.e2e.conftest import ARTIFACTS
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, service_user
 
-WCAG_2_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa"]}}
 PHONE = {"width": 390, "height": 844}
 TOUCH_TARGET = 44
-
-
-def assert_accessible(page):
-    results = Axe().run(page, options=WCAG_2_A_AA)
-    assert results.violations_count == 0, results.generate_report()
 
 
 def assert_fits_the_phone(page):

@@ -6,7 +6,7 @@ Each page passes axe-core's WCAG 2 A and AA rules, in English and in 繁體中�
 
 from datetime import timedelta
 
-from axe_playwright_python.sync_playwright import Axe
+from tests.e2e.axe import assert_accessible
 from django.utils import timezone
 
 from inventory.models import StaffWarehouse
@@ -22,12 +22,6 @@ from tests.factories import (
     warehouse_user,
 )
 
-WCAG_2_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa"]}}
-
-
-def assert_accessible(page):
-    results = Axe().run(page, options=WCAG_2_A_AA)
-    assert results.violations_count == 0, results.generate_report()
 
 
 def hours_ago(hours):
