@@ -23,7 +23,7 @@ from rangefilter.filters import DateRangeFilter
 from common.admin import KeepHistoryAdminMixin, LabelledListEditableMixin, ReadOnlyAdminMixin
 from common.cleaning import parse_id
 from common.pagination import CappedChangeList, CappedListAdminMixin
-from common.text import on_hand_change, signed_difference
+from common.text import on_hand_change, person_name, signed_difference
 from reports.admin.exports import ExportAdminMixin
 from reports.admin.imports import ImportAdminMixin
 
@@ -233,7 +233,7 @@ class StaffWarehouseAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("name"), ordering="user__last_name")
     def user_full_name(self, obj):
-        return obj.user.get_full_name()
+        return person_name(obj.user)  # as everywhere else a person is shown
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":

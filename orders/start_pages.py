@@ -27,7 +27,7 @@ from inventory.models import StaffWarehouse
 
 from . import dashboard, defaults
 from .filters import overdue_q, status_target_deltas
-from .models import Order, OrderStatus, shipment_model, status_label
+from .models import DeliveryMethod, Order, OrderStatus, shipment_model, status_label
 from .text import human_duration
 
 S = OrderStatus
@@ -73,7 +73,10 @@ def _of_warehouse(queryset, warehouse, field="warehouse"):
 
 
 def _delivery_label(method):
-    return dict(Order._meta.get_field("delivery_method").choices).get(method, method)
+    try:
+        return DeliveryMethod(method).label
+    except ValueError:
+        return method
 
 
 def _with_ship_by(rows, targets, now):

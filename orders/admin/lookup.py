@@ -105,7 +105,7 @@ class CustomerLookupAdminMixin:
             # With one order on the screen, or the one the search named, its actions start open.
             single = len(result.customers) == 1 and len(result.customers[0].lookup_orders) == 1
             # What a refused form of this page held (a reason, a note): shown again, open.
-            typed = self.typed_for_orders(request) if hasattr(self, "typed_for_orders") else {}
+            typed = self.typed_for_orders(request)  # OrderActionViewsMixin
             for customer in result.customers:
                 customers.append(
                     {
