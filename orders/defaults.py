@@ -25,6 +25,9 @@ _VIEW = [
     "shipping.view_carrier",
     "shipping.view_shipment",
     "shipping.view_shipmentline",
+    "shipping.view_return",
+    "shipping.view_returnline",
+    "orders.view_refund",
 ]
 
 ROLE_PERMISSIONS = {
@@ -37,6 +40,7 @@ ROLE_PERMISSIONS = {
         "shipping.add_shipment",
         "shipping.print_documents",
         "inventory.receive_stock",
+        "shipping.receive_return",
     ],
     CUSTOMER_SERVICE: _VIEW
     + [
@@ -63,6 +67,9 @@ MANAGER_EXCLUDED = {
     "inventory.delete_stocklevel",
     "shipping.delete_shipment",
     "shipping.delete_shipmentline",
+    "shipping.delete_return",
+    "shipping.delete_returnline",
+    "orders.delete_refund",
 }
 
 DEFAULT_STEPS = [
@@ -112,4 +119,6 @@ def roles_sync(apps):
         if name == MANAGER:
             codes = [code for code in permissions if code not in MANAGER_EXCLUDED]
         group, _created = Group.objects.get_or_create(name=name)
-        group.permissions.set([permissions[code] for code in codes])
+        # An early migration runs before later models (and their permissions) exist;
+        # the migration that adds them syncs the roles again.
+        group.permissions.set([permissions[code] for code in codes if code in permissions])

@@ -69,7 +69,47 @@ _STATUSES = {member.value: member for member in OrderStatus}
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     PAID = "paid", _("Paid")
+    PARTLY_REFUNDED = "partly_refunded", _("Partly refunded")
     REFUNDED = "refunded", _("Refunded")
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", _("Credit card")
+    ATM = "atm", _("ATM transfer")
+    CASH_ON_DELIVERY = "cod", _("Cash on delivery")
+    STORE_PICKUP = "store_pickup", _("Pay at store pickup")
+
+
+# Paid to the carrier when the parcel is handed over (貨到付款 / 取貨付款): such an order
+# counts as paid only when the carrier's delivery report says the money was collected.
+COLLECTED_BY_CARRIER = {PaymentMethod.CASH_ON_DELIVERY, PaymentMethod.STORE_PICKUP}
+
+
+class StoreChain(models.TextChoices):
+    """The convenience-store chains an order can be picked up at."""
+
+    SEVEN_ELEVEN = "7-eleven", _("7-ELEVEN")
+    FAMILYMART = "familymart", _("FamilyMart")
+    HILIFE = "hilife", _("Hi-Life")
+    OKMART = "okmart", _("OK mart")
+
+
+# Each chain's store codes (店號): the whole code must match. The one definition the
+# order's validation, the import and the admin read.
+STORE_CODE_PATTERNS = {
+    StoreChain.SEVEN_ELEVEN: r"\d{6}",
+    StoreChain.FAMILYMART: r"\d{6}",
+    StoreChain.HILIFE: r"\d{4}",
+    StoreChain.OKMART: r"\d{4}",
+}
+
+
+class ReturnState(models.TextChoices):
+    """How much of what an order shipped has come back (received returns)."""
+
+    NONE = "", _("Nothing returned")
+    PARTLY = "partly", _("Partly returned")
+    FULLY = "fully", _("Returned")
 
 
 class DeliveryMethod(models.TextChoices):
@@ -212,6 +252,19 @@ class Order(models.Model):
     payment_status = models.CharField(
         _("payment"), max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
     )
+    payment_method = models.CharField(
+        _("payment method"),
+        max_length=16,
+        choices=PaymentMethod.choices,
+        default=PaymentMethod.CARD,
+        db_default=PaymentMethod.CARD,
+    )
+    # What identifies the payment: the last five digits of an ATM transfer, a card
+    # authorisation code, the carrier's collection reference for cash on delivery.
+    payment_reference = models.CharField(
+        _("payment reference"), max_length=64, blank=True, default="", db_default="", editable=False
+    )
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True, editable=False)
     currency = models.CharField(_("currency"), max_length=3, default="TWD")
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2, default=Decimal("0"), editable=False)
     delivery_method = models.CharField(
@@ -230,6 +283,17 @@ class Order(models.Model):
         default="TW",
         error_messages={"invalid_choice": COUNTRY_CODE_MESSAGE},
     )
+    # Convenience-store pickup (DeliveryMethod.STORE_PICKUP): the chain, its store code
+    # (STORE_CODE_PATTERNS) and the store's name; blank for the other methods.
+    pickup_chain = models.CharField(
+        _("pickup store: chain"), max_length=16, choices=StoreChain.choices, blank=True, default="", db_default=""
+    )
+    pickup_store_code = models.CharField(
+        _("pickup store: code"), max_length=16, blank=True, default="", db_default=""
+    )
+    pickup_store_name = models.CharField(
+        _("pickup store: name"), max_length=100, blank=True, default="", db_default=""
+    )
     warehouse = models.ForeignKey(
         "inventory.Warehouse",
         on_delete=models.PROTECT,
@@ -237,6 +301,26 @@ class Order(models.Model):
         blank=True,
         related_name="orders",
         verbose_name=_("warehouse"),
+    )
+    # A backorder: the lines (or part quantities) moved out of `split_from` so that
+    # the rest of it could ship (orders.services.order_split).
+    split_from = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="split_orders",
+        verbose_name=_("split from"),
+        editable=False,
+    )
+    return_state = models.CharField(
+        _("returns"),
+        max_length=8,
+        choices=ReturnState.choices,
+        blank=True,
+        default=ReturnState.NONE,
+        db_default=ReturnState.NONE,
+        editable=False,
     )
 
     class Meta:
@@ -293,6 +377,7 @@ class Order(models.Model):
             ("import_data", _("Can import data")),
             ("export_personal_data", _("Can export personal data (contact and address columns)")),
             ("view_dashboard", _("Can see the managers' dashboard")),
+            ("record_refund", _("Can record refunds")),
         ]
 
     def __str__(self):
@@ -522,6 +607,9 @@ class OrderEvent(models.Model):
         SCAN = "scan", _("Scan")
         ADDRESS = "address", _("Address corrected")
         PAYMENT = "payment", _("Payment")
+        SPLIT = "split", _("Split")
+        RETURN = "return", _("Return")
+        REFUND = "refund", _("Refund")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
@@ -628,6 +716,56 @@ class OrderEvent(models.Model):
             return gettext("%(count)s line(s)") % {"count": data.get("lines", 0)}
         return self.message
 
+
+
+class Refund(models.Model):
+    """Money owed back to the customer: created when a paid order is cancelled or a
+    return is received (orders.services), marked refunded by finance with the
+    reference of the transfer."""
+
+    class Status(models.TextChoices):
+        DUE = "due", _("Refund due")
+        REFUNDED = "refunded", _("Refunded")
+
+    class Reason(models.TextChoices):
+        CANCELLED = "cancelled", _("Order cancelled")
+        RETURNED = "returned", _("Goods returned")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DUE)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    note = models.TextField(_("note"), blank=True, default="")
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    refunded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("refunded by"),
+    )
+    reference = models.CharField(_("refund reference"), max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        indexes = [
+            models.Index(fields=["status", "-created_at", "-id"], name="refund_status_created"),
+            models.Index(fields=["order", "created_at"], name="refund_order_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status="due") | (Q(refunded_at__isnull=False) & ~Q(reference="")),
+                name="refund_refunded_has_reference",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.order.number} {self.amount}"
 
 
 def shipment_model():

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import REASON_MAX_LENGTH
+from orders.models import REASON_MAX_LENGTH, DeliveryMethod, StoreChain
 
 from .tracking import TRACKING_NUMBER_MAX_LENGTH, tracking_number_hint, validate_tracking_number_pattern
 
@@ -30,6 +30,21 @@ class Carrier(models.Model):
         # Every path that saves a carrier (the form, imports, full_clean) checks that RE2 can run it.
         validators=[validate_tracking_number_pattern],
     )
+    # The delivery methods the carrier serves; a store-pickup carrier delivers to the
+    # stores of one chain (store_chain). shipment_create refuses a carrier that does not
+    # serve the order's method (and chain).
+    serves_home = models.BooleanField(_("home delivery"), default=False, db_default=False)
+    serves_store_pickup = models.BooleanField(_("convenience-store pickup"), default=False, db_default=False)
+    serves_express = models.BooleanField(_("express (international)"), default=False, db_default=False)
+    store_chain = models.CharField(
+        _("store chain"),
+        max_length=16,
+        choices=StoreChain.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("For convenience-store pickup: the chain whose stores this carrier delivers to."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -46,6 +61,20 @@ class Carrier(models.Model):
         """The pattern in words with an example ("12 digits, like 123456789012"); ""
         when any number is accepted (shipping/tracking.py)."""
         return tracking_number_hint(self)
+
+    def serves_method(self, delivery_method, chain=""):
+        """Whether the carrier delivers orders sent by `delivery_method` (and, for a
+        store pickup, to stores of `chain`)."""
+        if delivery_method == DeliveryMethod.HOME:
+            return self.serves_home
+        if delivery_method == DeliveryMethod.EXPRESS:
+            return self.serves_express
+        if delivery_method == DeliveryMethod.STORE_PICKUP:
+            return self.serves_store_pickup and bool(chain) and self.store_chain == chain
+        return False
+
+    def serves(self, order):
+        return self.serves_method(order.delivery_method, order.pickup_chain)
 
     def tracking_url(self, tracking_number):
         if not self.tracking_url_template or not tracking_number:
@@ -108,13 +137,6 @@ class Shipment(models.Model):
                 condition=~Q(status="cancelled"),
                 name="shipment_tracking_unique_per_carrier",
             ),
-            # One live (not cancelled) shipment per order, until an order can have several
-            # parcels: shipped quantities never exceed the ordered ones.
-            models.UniqueConstraint(
-                fields=["order"],
-                condition=~Q(status="cancelled"),
-                name="shipment_one_live_per_order",
-            ),
         ]
 
     def __str__(self):
@@ -138,6 +160,74 @@ class ShipmentLine(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="shipmentline_quantity_positive"),
             models.UniqueConstraint(fields=["shipment", "order_line"], name="shipmentline_unique_line"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.order_line.sku}"
+
+
+class Return(models.Model):
+    """Goods a customer sends back: opened by customer service on a shipped order
+    (which lines, how many, why), received by the warehouse, where each line goes
+    back to stock or is recorded as damaged (shipping.returns)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting to be received")
+        RECEIVED = "received", _("Received")
+
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="returns", verbose_name=_("order"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    reason = models.TextField(_("reason"), max_length=REASON_MAX_LENGTH)
+    opened_at = models.DateTimeField(_("opened"), auto_now_add=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("opened by"),
+    )
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("received by"),
+    )
+    # The refund due that receiving it created (a paid order), if any.
+    refund = models.OneToOneField(
+        "orders.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="return_record",
+        verbose_name=_("refund"),
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = _("return")
+        verbose_name_plural = _("returns")
+        permissions = [("receive_return", _("Can receive returns"))]
+        indexes = [
+            models.Index(fields=["status", "-opened_at", "-id"], name="return_status_opened"),
+            models.Index(fields=["order", "opened_at"], name="return_order_opened"),
+        ]
+
+    def __str__(self):
+        return f"{self.order.number} #{self.pk}"
+
+
+class ReturnLine(models.Model):
+    class Outcome(models.TextChoices):
+        PENDING = "", _("Not received yet")
+        RESTOCKED = "restocked", _("Back to stock")
+        DAMAGED = "damaged", _("Damaged")
+
+    return_record = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines", verbose_name=_("return"))
+    order_line = models.ForeignKey(
+        "orders.OrderLine", on_delete=models.PROTECT, related_name="return_lines", verbose_name=_("order line")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("return line")
+        verbose_name_plural = _("return lines")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="returnline_quantity_positive"),
+            models.UniqueConstraint(fields=["return_record", "order_line"], name="returnline_unique_line"),
         ]
 
     def __str__(self):

@@ -66,19 +66,6 @@ def test_a_second_shipment_for_the_order_is_refused_naming_the_first(warehouse_u
     assert sum(first.lines.values_list("quantity", flat=True)) == 2
 
 
-def test_the_database_holds_one_live_shipment_per_order():
-    order = OrderFactory(packed=True)
-    carrier = CarrierFactory()
-    first = Shipment.objects.create(order=order, carrier=carrier, tracking_number="111111111111")
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Shipment.objects.create(order=order, carrier=carrier, tracking_number="222222222222")
-    first.status = Shipment.Status.CANCELLED
-    first.save()
-    Shipment.objects.create(order=order, carrier=carrier, tracking_number="222222222222")  # once the first is cancelled
-    Shipment.objects.create(order=order, carrier=carrier, tracking_number="333333333333", status="cancelled")
-    assert len(live_shipments(order)) == 1
-
-
 @pytest.mark.parametrize("check", ["_live_shipment", "_tracking_number_user"])
 def test_a_shipment_written_meanwhile_is_refused_in_the_services_words(monkeypatch, warehouse_user, check):
     """Someone else's shipment appears between the service's check and its INSERT: the
