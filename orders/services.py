@@ -61,6 +61,7 @@ from .models import (
     OrderStatus,
     REASON_MAX_LENGTH,
     PaymentStatus,
+    Refund,
     country_code,
     name_part_rows,
 )
@@ -664,6 +665,42 @@ def order_return(*, order, actor, reason, restock=None):
         )
         _stock_event(order, actor=actor, action="return", lines=[[line.sku, quantity] for line, quantity in back])
     return _set_status(order, S.RETURNED, actor=actor, message=reason)
+
+
+# --- refunds --------------------------------------------------------------------
+
+
+def refundable_amount(order):
+    """What can still be refunded on `order`: what was paid (the total, once the
+    order is paid) less the refunds already due or made."""
+    if order.payment_status == PaymentStatus.PENDING:
+        return Decimal("0")
+    owed = sum((refund.amount for refund in order.refunds.all()), Decimal("0"))
+    return max(order.total - owed, Decimal("0"))
+
+
+def refund_open(*, order, amount, reason, actor, note=""):
+    """A refund due of `amount` on `order`, which the caller has locked (step 1 of the
+    lock order), with an event on the timeline. Refused when the amount is not
+    positive or more than is left to refund (refundable_amount)."""
+    amount = _decimal(amount, "amount")
+    if amount <= 0:
+        raise WorkflowError(_("A refund must be more than zero."))
+    left = refundable_amount(order)
+    if amount > left:
+        raise WorkflowError(
+            _("Order %(number)s can be refunded at most %(left)s %(currency)s more; %(amount)s is more than was paid.")
+            % {"number": order.number, "left": left, "currency": order.currency, "amount": amount}
+        )
+    refund = Refund.objects.create(order=order, amount=amount, reason=reason, note=note, created_by=actor)
+    event_add(
+        order=order,
+        kind=OrderEvent.Kind.REFUND,
+        actor=actor,
+        message=note,
+        data={"action": "due", "refund": refund.pk, "amount": str(amount), "reason": reason},
+    )
+    return refund
 
 
 # --- corrections ----------------------------------------------------------------
