@@ -1,9 +1,11 @@
-"""Reads of shipments shared by the shipment list and its export."""
+"""Reads of shipments shared by the shipment list and its export, and the per-line
+quantities in parcels that shipping and returns check against."""
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from orders.models import Order
 
+from .models import Shipment, ShipmentLine
 from .tracking import normalise_tracking_number
 
 
@@ -44,3 +46,24 @@ def shipment_search(queryset, term):
     if order_ids:
         matches |= Q(order_id__in=order_ids)
     return queryset.filter(matches)
+
+
+def _line_quantities(order, statuses=None, exclude=None):
+    lines = ShipmentLine.objects.filter(shipment__order=order)
+    if statuses is not None:
+        lines = lines.filter(shipment__status__in=statuses)
+    if exclude is not None:
+        lines = lines.exclude(shipment__status__in=exclude)
+    return dict(lines.values("order_line_id").annotate(total=Sum("quantity")).values_list("order_line_id", "total"))
+
+
+def parcel_quantities(order):
+    """{order line id: units in the order's live (not cancelled) parcels}; lines in no
+    parcel are absent. One query."""
+    return _line_quantities(order, exclude=[Shipment.Status.CANCELLED])
+
+
+def shipped_quantities(order):
+    """{order line id: units in parcels that have left (shipped or delivered)}: what a
+    return may take back at most. One query."""
+    return _line_quantities(order, statuses=[Shipment.Status.SHIPPED, Shipment.Status.DELIVERED])
