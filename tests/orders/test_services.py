@@ -985,3 +985,37 @@ def test_order_create_accepts_a_lower_case_country_code(db):
         ship_country="jp",
     )
     assert order.ship_country == "JP"
+
+
+# --- order_returned (called by shipping.returns.return_receive) ---------------------------------
+
+
+@pytest.mark.django_db
+def test_order_returned_marks_a_partial_return_without_a_transition():
+    order = OrderFactory(delivered=True)
+    events = order.events.count()
+    order = services.order_returned(order=order, actor=None, fully=False, message="Part came back")
+    order = fresh(order)
+    assert (order.status, order.return_state) == (S.DELIVERED, "partly")
+    assert order.events.count() == events
+
+
+@pytest.mark.django_db
+def test_order_returned_fully_moves_the_order_to_returned(warehouse_user):
+    order = OrderFactory(status=S.COMPLETED)
+    order = services.order_returned(order=order, actor=warehouse_user, fully=True, message="All back")
+    order = fresh(order)
+    assert (order.status, order.return_state) == (S.RETURNED, "fully")
+    transition = order.events.filter(kind=E.TRANSITION).latest("id")
+    assert transition.data == {"from": S.COMPLETED, "to": S.RETURNED}
+    assert (transition.actor, transition.message) == (warehouse_user, "All back")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [S.NEW, S.PACKED, S.CANCELLED])
+def test_order_returned_fully_is_refused_where_nothing_shipped(status):
+    order = services.order_cancel(order=OrderFactory(), actor=None, reason="x") if status == S.CANCELLED else OrderFactory(status=status)
+    before = snapshot(order)
+    with pytest.raises(WorkflowError, match="cannot be returned while it is"):
+        services.order_returned(order=order, actor=None, fully=True)
+    assert snapshot(order) == before
