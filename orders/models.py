@@ -712,6 +712,24 @@ class OrderEvent(models.Model):
             return joined_clauses(f"{old or '—'} → {new or '—'}" for old, new in data.get("changed", {}).values())
         if self.kind == OrderEvent.Kind.PAYMENT:
             return PaymentStatus(data["payment_status"]).label if data.get("payment_status") in PaymentStatus.values else ""
+        if self.kind == OrderEvent.Kind.RETURN:
+            # shipping.returns: a return opened (its lines) or received (each line's outcome).
+            number = {"number": data.get("return", "")}
+            if data.get("action") == "received":
+                outcomes = {
+                    "restocked": gettext("%(quantity)s × %(sku)s back to stock"),
+                    "damaged": gettext("%(quantity)s × %(sku)s damaged (no stock change)"),
+                }
+                parts = [
+                    outcomes.get(outcome, "%(quantity)s × %(sku)s") % {"quantity": quantity, "sku": sku}
+                    for sku, quantity, outcome in data.get("lines", [])
+                ]
+                return labelled(gettext("Return #%(number)s received") % number, joined_clauses(parts))
+            text = labelled(
+                gettext("Return #%(number)s opened") % number,
+                ", ".join(f"{quantity} × {sku}" for sku, quantity in data.get("lines", [])),
+            )
+            return labelled(text, self.message) if self.message else text
         if self.kind == OrderEvent.Kind.CREATED:
             return gettext("%(count)s line(s)") % {"count": data.get("lines", 0)}
         return self.message

@@ -601,6 +601,26 @@ def customer_lookup(
             .order_by("created_at", "pk")
         )
         _attach_rows(shown_orders, "shipments", shipments)
+        # Each order's open returns (the shipping app's, through the related name) with
+        # their lines: one query, and one more for the lines when there are any.
+        Return = Order._meta.get_field("returns").related_model
+        open_returns = {order.pk: [] for order in shown_orders}
+        for record in (
+            Return.objects.filter(order_id__in_ids=ids, status="open")
+            .only("order_id", "status", "opened_at")
+            .prefetch_related(
+                Prefetch(
+                    "lines",
+                    queryset=Return._meta.get_field("lines").related_model.objects.select_related("order_line")
+                    .only("return_record_id", "quantity", "order_line__sku")
+                    .order_by("pk"),
+                )
+            )
+            .order_by("opened_at", "pk")
+        ):
+            open_returns[record.order_id].append(record)
+        for order in shown_orders:
+            order.open_returns = open_returns[order.pk]
         # Each order's latest event, in one query (as a prefetch of events[:1] would,
         # with the ids as one parameter), with its actor's name only: not each user's
         # whole row (password hash, dates) for every order shown.

@@ -42,7 +42,7 @@ from inventory import services as stock
 from inventory.exceptions import InsufficientStock
 from inventory.models import Warehouse
 from inventory.selectors import code_means, product_for_code
-from common.cleaning import parse_id, shortened
+from common.cleaning import shortened
 from common.permissions import require_permission
 from common.text import bracketed, joined_clauses, person_name
 from reports import bulk
@@ -62,6 +62,7 @@ from .models import (
     REASON_MAX_LENGTH,
     PaymentStatus,
     Refund,
+    ReturnState,
     country_code,
     name_part_rows,
 )
@@ -634,37 +635,22 @@ def order_cancel(*, order, actor, reason):
 
 
 @transaction.atomic
-def order_return(*, order, actor, reason, restock=None):
-    """Goods come back. `restock` maps order-line ids to the quantity going back on the shelf."""
-    require_permission(actor, "orders.return_order", _("start returns"))
-    reason = checked_reason(reason, _("start a return"))
+def order_returned(*, order, actor, fully, message=""):
+    """Goods of the order came back (a return received, shipping.returns.return_receive,
+    which checks the permission and holds the order lock; taken again here, a no-op in
+    the same transaction). The order is partly returned, or, when `fully` (every unit
+    that shipped has been received back), it moves to Returned. Returns the order."""
     order = _lock_order(order)
-    _require_allowed(order, "return")
-    # A key that is no id ("²") is None: it belongs to no line, like another order's line.
-    restock = {k if isinstance(k, int) else parse_id(k): v for k, v in (restock or {}).items() if v}
-    lines = {line.pk: line for line in order.lines.select_related("product")}
-    back = []
-    for line_id, quantity in restock.items():
-        line = lines.get(line_id)
-        if line is None:
-            raise WorkflowError(_("A line to restock does not belong to order %(number)s.") % {"number": order.number})
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity <= line.quantity:
-            raise WorkflowError(
-                _("Restock between 1 and %(max)s of %(sku)s.") % {"max": line.quantity, "sku": line.sku}
-            )
-        back.append((line, quantity))
-    if back:
-        if order.warehouse is None:
-            raise WorkflowError(_("Order %(number)s has no warehouse to restock into.") % {"number": order.number})
-        stock.stock_restock(
-            order=order,
-            warehouse=order.warehouse,
-            lines=[(line.product, quantity) for line, quantity in back],
-            actor=actor,
-            note=reason,
-        )
-        _stock_event(order, actor=actor, action="return", lines=[[line.sku, quantity] for line, quantity in back])
-    return _set_status(order, S.RETURNED, actor=actor, message=reason)
+    state = ReturnState.FULLY if fully else ReturnState.PARTLY
+    if fully:
+        _require_allowed(order, "return")
+    if order.return_state != state:
+        order.return_state = state
+        order.save(update_fields=["return_state"])
+    if fully:
+        order.held_from_status = ""
+        return _set_status(order, S.RETURNED, actor=actor, message=message)
+    return order
 
 
 # --- refunds --------------------------------------------------------------------

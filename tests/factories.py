@@ -210,3 +210,17 @@ class OrderFactory(factory.Factory):
         return order_to(order, status)
 
     _build = _create
+
+
+def return_everything(order, *, actor=None, receiver=None, outcome="restocked", reason="Sent back"):
+    """Open a return (by `actor`) of every unit the order shipped and receive it (by
+    `receiver`, each line `outcome`), through shipping.returns: the order ends
+    Returned. Returns the order."""
+    from shipping.returns import return_open, return_receive
+    from shipping.selectors import shipped_quantities
+
+    record = return_open(order=order, actor=actor, lines=shipped_quantities(order), reason=reason)
+    return_receive(
+        return_record=record, actor=receiver, outcomes={line.pk: outcome for line in record.lines.all()}
+    )
+    return type(order).objects.get(pk=order.pk)

@@ -32,6 +32,7 @@ from orders import services
 from orders.exceptions import WorkflowError
 from orders.models import Order, OrderEvent, OrderStatus
 from shipping.models import Shipment
+from shipping.returns import return_open
 from shipping.services import shipment_create
 from tests.factories import (
     CarrierFactory,
@@ -151,7 +152,7 @@ def post_cancel(client, order, text):
 
 
 def post_return(client, order, text):
-    data = {"reason": text, **{f"restock-{line.pk}": "1" for line in order.lines.all()}}
+    data = {"reason": text, **{f"quantity-{line.pk}": "1" for line in order.lines.all()}}
     return client.post(action_url("return", order), data, HTTP_REFERER=change_url(order))
 
 
@@ -379,9 +380,13 @@ def test_a_nul_in_the_path_is_no_page(as_manager, path):
 # --- item 7: non-ASCII digits in an id or a quantity --------------------------------------------------
 
 
-def post_restock_quantity(client, order, value):
+def post_return_quantity(client, order, value):
     line = order.lines.get()
-    return client.post(action_url("return", order), {"reason": "Broken", f"restock-{line.pk}": value})
+    return client.post(action_url("return", order), {"reason": "Broken", f"quantity-{line.pk}": value})
+
+
+def post_receive_return(client, order, value):
+    return client.post(action_url("receive_return", order), {"return": value})
 
 
 def post_tick(client, order, value):
@@ -413,7 +418,8 @@ def post_station_tick(client, order, value):
 
 
 ODD_ID_POSTS = {
-    "return restock quantity": (post_restock_quantity, {"delivered": True}, "Enter how many of SKU-"),
+    "return quantity": (post_return_quantity, {"delivered": True}, "Enter how many of SKU-"),
+    "return id (receive)": (post_receive_return, {"delivered": True}, "That return is not on order"),
     "tick item id": (post_tick, {}, "That step is not on order"),
     "untick item id": (post_untick, {}, "That step is not on order"),
     "carrier id": (post_carrier, {"packed": True, "shipment": False}, "Choose a carrier."),
@@ -491,11 +497,11 @@ def test_a_list_action_with_good_ids_still_runs(as_manager):
     assert order.status == OrderStatus.ON_HOLD
 
 
-def test_a_restock_key_that_is_no_line_id_is_refused_by_the_service(manager):
+def test_a_return_line_key_that_is_no_line_id_is_refused_by_the_service(manager):
     order = OrderFactory(delivered=True)
     before = snapshot()
-    with pytest.raises(WorkflowError, match="does not belong to order"):
-        services.order_return(order=order, actor=manager, reason="Broken", restock={"²": 1})
+    with pytest.raises(WorkflowError, match="A line to return is not on order"):
+        return_open(order=order, actor=manager, reason="Broken", lines={"²": 1})
     assert snapshot() == before
 
 
@@ -637,8 +643,10 @@ def test_a_reason_at_the_limit_is_kept_whole(as_manager, action):
     assert response.status_code == 302
     assert not [text for level, text in messages_of(response) if level == "error"]
     order.refresh_from_db()
-    assert order.status == {"hold": "on_hold", "cancel": "cancelled", "return": "returned", "bulk hold": "on_hold"}[action]
-    event = order.events.filter(kind=OrderEvent.Kind.TRANSITION).latest("id")
+    # A return is a record: the order stays delivered until the goods are received.
+    assert order.status == {"hold": "on_hold", "cancel": "cancelled", "return": "delivered", "bulk hold": "on_hold"}[action]
+    kind = OrderEvent.Kind.RETURN if action == "return" else OrderEvent.Kind.TRANSITION
+    event = order.events.filter(kind=kind).latest("id")
     assert event.message == reason
 
 

@@ -3,7 +3,8 @@
 Page actions: one admin view per action, named admin:orders_order_<action>. Each
 checks the permission (the service checks it again), calls one service, turns a
 refusal into a message and goes back to the order page. Only `address` answers GET
-(its form); the rest are POST-only.
+(its form); the rest are POST-only. Returns are records of the shipping app: its
+admin adds the "return" and "receive_return" views (shipping/admin/order_returns.py).
 
 Bulk actions: each order goes through its service on its own; the ones that may
 proceed do, the others are refused. One message says how many of each, then lists
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from common.cleaning import parse_id, parse_whole_number
+from common.cleaning import parse_id
 from common.messages import named_line, report_bulk
 from inventory.exceptions import InventoryError
 
@@ -57,7 +58,6 @@ class OrderActionViewsMixin:
         ("hold", False),
         ("resume", False),
         ("cancel", False),
-        ("return", False),
         ("tick", False),
         ("untick", False),
         ("note", False),
@@ -189,28 +189,6 @@ class OrderActionViewsMixin:
             order,
             lambda: services.order_cancel(order=order, actor=request.user, reason=request.POST.get("reason", "")),
             _("Order %(number)s is cancelled.") % {"number": order.number},
-        )
-
-    def return_view(self, request, object_id):
-        order = self._order_or_404(request, object_id, "orders.return_order")
-        restock = {}
-        for line in order.lines.all():
-            quantity = parse_whole_number(request.POST.get(f"restock-{line.pk}", "").strip() or "0")
-            if quantity is None:
-                messages.error(
-                    request,
-                    _("Enter how many of %(sku)s go back into stock as a whole number (0 for none).")
-                    % {"sku": line.sku},
-                )
-                return self._order_page(request, order)
-            restock[line.pk] = quantity
-        return self._run(
-            request,
-            order,
-            lambda: services.order_return(
-                order=order, actor=request.user, reason=request.POST.get("reason", ""), restock=restock
-            ),
-            _("Return of order %(number)s recorded.") % {"number": order.number},
         )
 
     # --- checklist ------------------------------------------------------------------

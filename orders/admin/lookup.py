@@ -147,6 +147,7 @@ class CustomerLookupAdminMixin:
             "typed": typed,
             "latest_event": order.latest_events[0] if order.latest_events else None,
             "shipments": list(order.shipments.all()),
+            "open_returns": getattr(order, "open_returns", []),
             "controls": controls,
             "has_controls": any(controls.values()),
             "control_labels": [label for code, label in labels if controls[code]],
@@ -234,6 +235,7 @@ class OrderRowRenderer:
             "cancel_label": _("Reason to cancel %(number)s"),
             "note_label": _("Note on %(number)s"),
             "actions": _("Actions for %(number)s"),
+            "return": _("Return #%(number)s waiting to be received"),
         }
 
     def url(self, action, pk):
@@ -288,6 +290,14 @@ class OrderRowRenderer:
             )
         if not shipments:
             shipments = [f'<span class="order-muted">{text["not_shipped"]}</span>']
+        for record in row["open_returns"]:
+            head = self.formats["return"] % {"number": record.pk}
+            lines = ", ".join(f"{_e(line.quantity)} × {_e(line.order_line.sku)}" for line in record.lines.all())
+            shipments.append(
+                f'<div class="lookup-return">\n          '
+                f'<span class="order-badge order-badge--return-open">{_e(head)}</span>\n'
+                f"          {lines}\n        </div>"
+            )
         parts.append(
             f'    <td data-label="{column["shipments"]}">\n      {_BREAK.join(shipments)}\n    </td>\n  </tr>\n'
         )

@@ -33,7 +33,7 @@ from .filters import OverdueFilter, StrictDateRangeFilter, WarehouseFilter, huma
 from .lookup import CustomerLookupAdminMixin
 from .printables import PrintablesAdminMixin
 from .packing import PackingStationAdminMixin
-from ..models import Order, OrderEvent, OrderStatus
+from ..models import Order, OrderEvent, OrderStatus, ReturnState
 from ..selectors import (
     SEARCH_MAX_LENGTH,
     SearchTooLong,
@@ -58,6 +58,21 @@ STATUS_LABELS = dict(OrderStatus.choices)
 
 def status_badge(status, label):
     return format_html('<span class="order-badge order-badge--{}">{}</span>', status, label)
+
+
+RETURN_STATE_LABELS = dict(ReturnState.choices)
+
+
+def return_state_badge(order):
+    """"Partly returned" beside the status of an order some of whose goods came back
+    (received returns); "" otherwise. A fully returned order is Returned already."""
+    if not order.return_state or order.status == OrderStatus.RETURNED:
+        return SafeString("")
+    return format_html(
+        ' <span class="order-badge order-badge--return-{}">{}</span>',
+        order.return_state,
+        RETURN_STATE_LABELS.get(order.return_state, order.return_state),
+    )
 
 
 def time_in_status(order, targets, now):
@@ -271,7 +286,8 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
     def status_display(self, order):
         # The label by value, not get_status_display(): that builds a dict of every
         # choice (each label translated to be hashed) for every row.
-        return status_badge(order.status, STATUS_LABELS.get(order.status, order.status))
+        badge = status_badge(order.status, STATUS_LABELS.get(order.status, order.status))
+        return badge + return_state_badge(order)
 
     @admin.display(description=gettext_lazy("checklist"))
     def progress_display(self, order):
@@ -471,14 +487,11 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
         able = workflow.abilities(order, workflow.user_permissions(user))
         typed = self.typed_on_page(request, order)
         lines = list(order.lines.all())
-        returned = typed.get("return", {})
-        for line in lines:
-            line.restock_typed = returned.get(f"restock-{line.pk}", "0")
         return {
             "title": _("Order %(number)s") % {"number": order.number},
             "subtitle": None,
             "order": order,
-            "status_badge": status_badge(order.status, order.get_status_display()),
+            "status_badge": status_badge(order.status, order.get_status_display()) + return_state_badge(order),
             "time_in_status": age,
             "target_hours": int(target.total_seconds() // 3600) if target else None,
             "overdue": overdue,

@@ -1,5 +1,6 @@
 """The shipping parts of the order admin: the shipment forms of the order page
-(create a shipment, mark one delivered, void one) and the carrier filter of the order list.
+(create a shipment, mark one delivered, void one), its return forms
+(order_returns.py) and the carrier filter of the order list.
 
 The orders app never imports shipping (docs/architecture.md), so this app extends
 the order admin instead: the Order admin is registered again with these parts mixed
@@ -16,6 +17,7 @@ from orders.models import Order
 
 from ..models import VOID_REASON_MAX_LENGTH, Carrier, Shipment
 from ..services import FINISHED, SHIPPABLE, shipment_create, shipment_mark_delivered, shipment_void
+from .order_returns import OrderReturnsAdminMixin
 
 
 class CarrierFilter(admin.SimpleListFilter):
@@ -138,7 +140,7 @@ class OrderShipmentsAdminMixin:
         )
 
 
-class ShippingOrderAdmin(OrderShipmentsAdminMixin, OrderAdmin):
+class ShippingOrderAdmin(OrderShipmentsAdminMixin, OrderReturnsAdminMixin, OrderAdmin):
     pass
 
 

@@ -13,6 +13,7 @@ from inventory import services as stock
 from inventory.exceptions import InsufficientStock, InventoryError
 from inventory.models import StockLevel, StockMovement
 from orders import services as orders
+from shipping.returns import return_open, return_receive, returned_quantities
 from orders.exceptions import WorkflowError
 from orders.models import Order, OrderStatus, PaymentStatus
 from tests.factories import (
@@ -331,10 +332,18 @@ def test_the_ledger_sums_to_every_stock_level_after_random_operations(seed):
         order = pick(S.SHIPPED, S.DELIVERED, S.COMPLETED)
         if order is None:
             return
-        restock = {line.pk: rng.randint(0, line.quantity) for line in order.lines.all()}
-        orders.order_return(order=order, actor=actor, reason="Random return", restock=restock)
-        for line in order.lines.all():
-            model.on_hand[line.product_id, order.warehouse_id] += restock[line.pk]
+        # A return of part of what is left to return, each line back to stock or damaged.
+        already = returned_quantities(order)
+        wanted = {line.pk: rng.randint(0, line.quantity - already.get(line.pk, 0)) for line in order.lines.all()}
+        wanted = {pk: quantity for pk, quantity in wanted.items() if quantity}
+        if not wanted:
+            return
+        record = return_open(order=order, actor=actor, reason="Random return", lines=wanted)
+        outcomes = {line.pk: rng.choice(["restocked", "damaged"]) for line in record.lines.all()}
+        return_receive(return_record=record, actor=actor, outcomes=outcomes)
+        for line in record.lines.select_related("order_line"):
+            if outcomes[line.pk] == "restocked":
+                model.on_hand[line.order_line.product_id, order.warehouse_id] += line.quantity
 
     def scan_some():
         order = pick(S.PROCESSING)

@@ -212,6 +212,7 @@ def test_refused_advance_names_the_missing_steps(as_user, warehouse_user):
         "mark_paid",
         "create_shipment",
         "shipment_delivered",
+        "receive_return",
     ],
 )
 def test_get_on_an_action_url_is_405(as_user, manager, action):
@@ -381,29 +382,6 @@ def test_mark_shipment_delivered_then_advance(as_user, warehouse_user):
     advance(client, order)
     order.refresh_from_db()
     assert order.status == OrderStatus.DELIVERED
-
-
-def test_return_restocks_the_chosen_quantities(as_user, manager):
-    client = as_user(manager)
-    order = OrderFactory(shipped=True, lines=2, quantity=3)
-    first, second = order.lines.order_by("pk")
-    level = first.product.stock_levels.get()
-    on_hand_before = level.on_hand
-
-    response = client.post(action_url("return", order), {"reason": "Wrong size", f"restock-{first.pk}": "x"})
-    assert messages_of(response)[0][0] == "error"
-    order.refresh_from_db()
-    assert order.status == OrderStatus.SHIPPED
-
-    response = client.post(
-        action_url("return", order), {"reason": "Wrong size", f"restock-{first.pk}": "2", f"restock-{second.pk}": "0"}
-    )
-    assert ("success", f"Return of order {order.number} recorded.") in messages_of(response)
-    order.refresh_from_db()
-    level.refresh_from_db()
-    assert order.status == OrderStatus.RETURNED
-    assert level.on_hand == on_hand_before + 2
-    assert second.product.stock_levels.get().on_hand == 7  # 10 - 3 shipped, none back
 
 
 def test_no_add_change_or_delete_of_orders_through_the_form(as_user, manager):
@@ -697,19 +675,6 @@ def test_a_refused_hold_keeps_the_reason_typed(as_user, warehouse_user, monkeypa
     assert f'value="{reason}"' in html
     order.refresh_from_db()
     assert order.status == OrderStatus.PROCESSING
-
-
-def test_a_refused_return_keeps_the_restock_quantities_and_reason(as_user, service_user):
-    client = as_user(service_user)
-    order = OrderFactory(delivered=True, lines=2, quantity=2)
-    first, second = order.lines.order_by("pk")
-    html = client.post(
-        action_url("return", order), {"reason": "Wrong size", f"restock-{first.pk}": "2", f"restock-{second.pk}": "9"}, follow=True
-    ).content.decode()
-    assert f'name="restock-{first.pk}" value="2"' in html and f'name="restock-{second.pk}" value="9"' in html
-    assert 'value="Wrong size"' in html
-    order.refresh_from_db()
-    assert order.status == OrderStatus.DELIVERED
 
 
 def test_a_refused_void_keeps_its_reason_on_that_shipment(as_user, warehouse_user):

@@ -15,7 +15,7 @@ from inventory.models import StockLevel
 from orders import dashboard, services
 from orders.models import OrderEvent, OrderStatus
 from reports.filters import day_start
-from tests.factories import OrderFactory, ProductFactory, StockLevelFactory, WarehouseFactory
+from tests.factories import OrderFactory, ProductFactory, StockLevelFactory, WarehouseFactory, return_everything
 
 pytestmark = pytest.mark.django_db
 
@@ -329,7 +329,7 @@ def test_cancellation_return_and_refused_scan_rates(boss):
     services.order_cancel(order=OrderFactory(), actor=None, reason="Changed their mind")
     OrderFactory(shipped=True)
     returned = OrderFactory(delivered=True)
-    services.order_return(order=returned, actor=None, reason="Wrong size")
+    return_everything(returned, reason="Wrong size")
     scanning = OrderFactory(processing=True, lines=1, quantity=3)
     line = scanning.lines.first()
     for _unit in range(3):

@@ -613,17 +613,17 @@ def test_query_count_is_the_same_for_1_customer_with_1_order_and_5_with_10_each(
     assert few == many
 
 
-def test_the_selector_alone_runs_ten_queries(django_assert_num_queries):
+def test_the_selector_alone_runs_eleven_queries(django_assert_num_queries):
     customers = customers_with_orders(3, 3, "Hsu")
     order = customers[0].orders.first()
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         result = customer_lookup("hsu")
         for customer in result.customers:
             for order_ in customer.lookup_orders:
                 order_.latest_events, list(order_.shipments.all()), order_.lookup_items
     assert len(result.customers) == 3
     # An order number has no run of letters to look for in names: one query fewer.
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         assert customer_lookup(order.number).matched_order_ids == {order.pk}
 
 
@@ -675,3 +675,47 @@ def test_a_refused_form_on_the_lookup_comes_back_with_what_was_typed(client, ser
     html = client.post(action_url("note", order), {"text": long_note, "next": back}, follow=True).content.decode()
     assert f'value="{long_note}"' in html
     assert not order.events.filter(kind="note").exists()
+
+
+# --- open returns (issue 10, item 6) ---------------------------------------------------------
+
+
+def test_the_lookup_shows_each_orders_open_returns_and_not_the_received_ones(client, service_user):
+    from shipping.returns import return_open, return_receive
+
+    customer = CustomerFactory(name="Chiu Ya-ting")
+    waiting = OrderFactory(customer=customer, delivered=True, lines=2, quantity=2)
+    first, second = waiting.lines.order_by("pk")
+    record = return_open(order=waiting, actor=None, lines={first.pk: 2, second.pk: 1}, reason="Too small")
+    done = OrderFactory(customer=customer, delivered=True)
+    received = return_open(order=done, actor=None, lines={done.lines.get().pk: 1}, reason="Broken")
+    return_receive(return_record=received, actor=None, outcomes={received.lines.get().pk: "damaged"})
+    client.force_login(service_user)
+
+    html = lookup(client, "Chiu").content.decode()
+
+    assert html.count('class="lookup-return"') == 1
+    assert f"Return #{record.pk} waiting to be received" in html
+    assert f"2 × {first.sku}, 1 × {second.sku}" in html
+    assert f"Return #{received.pk} waiting" not in html
+
+
+def test_open_returns_cost_the_same_queries_for_one_order_and_ten(client, service_user, monkeypatch):
+    from shipping.returns import return_open
+
+    monkeypatch.setattr(OrderAdmin, "lookup_several_order_limit", 10)
+    client.force_login(service_user)
+
+    def with_returns(name, count):
+        customer = CustomerFactory(name=name)
+        for _index in range(count):
+            order = OrderFactory(customer=customer, delivered=True, lines=2)
+            return_open(order=order, actor=None, lines={line.pk: 1 for line in order.lines.all()}, reason="Broken")
+
+    with_returns("Kuo One", 1)
+    few, response = queries_for(client, "kuo")
+    assert response.content.decode().count('class="lookup-return"') == 1
+    with_returns("Hung Many", 10)
+    many, response = queries_for(client, "hung")
+    assert response.content.decode().count('class="lookup-return"') == 10
+    assert few == many

@@ -41,6 +41,7 @@ from tests.factories import (
     OrderFactory,
     ProductFactory,
     WarehouseFactory,
+    return_everything,
     tick_manual_steps,
 )
 from tests.orders.test_imports import csv_file, errors_of, order_row
@@ -979,11 +980,12 @@ def test_a_stock_note_longer_than_the_ledger_keeps_is_refused(service):
 def test_a_long_return_reason_is_kept_in_full_on_the_timeline_and_marked_shortened_in_the_ledger(service_user):
     order = OrderFactory(shipped=True)
     reason = "The customer explains at length. " * 20
-    line = order.lines.get()
-    services.order_return(order=order, actor=service_user, reason=reason, restock={line.pk: 1})
+    return_everything(order, actor=service_user, reason=reason)
+    assert fresh(order).events.get(kind=OrderEvent.Kind.RETURN, data__action="opened").message == reason.strip()
     assert fresh(order).events.get(kind=OrderEvent.Kind.TRANSITION, data__to=S.RETURNED).message == reason.strip()
     note = StockMovement.objects.get(kind=StockMovement.Kind.RETURN).note
-    assert len(note) == 255 and note.endswith("…") and reason.startswith(note[:-1])
+    head = f"Return #{fresh(order).returns.get().pk}: "
+    assert len(note) == 255 and note.endswith("…") and (head + reason).startswith(note[:-1])
 
 
 @pytest.mark.django_db

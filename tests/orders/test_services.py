@@ -16,6 +16,7 @@ from orders import services, tasks
 from orders.exceptions import ChecklistIncomplete, StaleAction, WorkflowError
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
 from shipping.models import Shipment
+from shipping.returns import return_open, return_receive
 from shipping.services import shipment_create, shipment_mark_delivered
 from tests.factories import (
     CarrierFactory,
@@ -28,6 +29,7 @@ from tests.factories import (
     count_stock,
     manager_user,
     order_to,
+    return_everything,
     service_user,
     tick_manual_steps,
     warehouse_user,
@@ -143,7 +145,7 @@ def test_advance_is_refused_outside_the_main_path(status, manager):
     elif status == S.CANCELLED:
         order = services.order_cancel(order=OrderFactory(), actor=None, reason="Duplicate")
     elif status == S.RETURNED:
-        order = services.order_return(order=OrderFactory(shipped=True), actor=None, reason="Damaged")
+        order = return_everything(OrderFactory(shipped=True))
     else:
         order = OrderFactory(status=status)
     before = snapshot(order)
@@ -219,8 +221,10 @@ def test_hold_and_cancel_need_a_reason(reason, manager):
         services.order_hold(order=order, actor=manager, reason=reason)
     with pytest.raises(WorkflowError, match="Give a reason"):
         services.order_cancel(order=order, actor=manager, reason=reason)
+    shipped = OrderFactory(shipped=True)
     with pytest.raises(WorkflowError, match="Give a reason"):
-        services.order_return(order=OrderFactory(shipped=True), actor=manager, reason=reason)
+        return_open(order=shipped, actor=manager, lines={shipped.lines.get().pk: 1}, reason=reason)
+    assert not shipped.returns.exists()
     assert snapshot(order)["order"] == before["order"]
 
 
@@ -314,81 +318,6 @@ def test_cancel_twice_is_refused(service_user):
     before = snapshot(order)
     with pytest.raises(WorkflowError, match="cannot be cancelled while it is Cancelled"):
         services.order_cancel(order=order, actor=service_user, reason="Again")
-    assert snapshot(order) == before
-
-
-# --- return ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("status", [S.SHIPPED, S.DELIVERED, S.COMPLETED])
-def test_return_restocks_only_the_chosen_lines(status, service_user):
-    order = OrderFactory(status=status, lines=2, quantity=3, stock=5)
-    kept, back = order.lines.order_by("id")
-    assert stock_of(order) == {(kept.sku, "MAIN"): (2, 0), (back.sku, "MAIN"): (2, 0)}
-
-    order = services.order_return(order=order, actor=service_user, reason="Wrong size", restock={back.pk: 2})
-
-    assert fresh(order).status == S.RETURNED
-    assert stock_of(order) == {(kept.sku, "MAIN"): (2, 0), (back.sku, "MAIN"): (4, 0)}
-    movement = order.stock_movements.get(kind=StockMovement.Kind.RETURN)
-    assert (movement.product_id, movement.on_hand_delta, movement.reserved_delta, movement.note) == (
-        back.product_id,
-        2,
-        0,
-        "Wrong size",
-    )
-    event = order.events.get(kind=E.STOCK, data__action="return")
-    assert event.data["lines"] == [[back.sku, 2]] and event.actor == service_user
-    transition = order.events.filter(kind=E.TRANSITION).order_by("-id").first()
-    assert transition.data == {"from": status, "to": S.RETURNED} and transition.message == "Wrong size"
-
-
-@pytest.mark.django_db
-def test_return_without_restock_leaves_stock_alone(service_user):
-    order = OrderFactory(shipped=True, quantity=2, stock=2)
-    services.order_return(order=order, actor=service_user, reason="Lost by the carrier", restock={})
-    assert list(stock_of(order).values()) == [(0, 0)]
-    assert not order.stock_movements.filter(kind=StockMovement.Kind.RETURN).exists()
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("status", [S.NEW, S.PROCESSING, S.PACKED, S.ON_HOLD, S.CANCELLED, S.RETURNED])
-def test_return_is_refused_before_shipping_and_after_a_return(status, service_user):
-    if status == S.ON_HOLD:
-        order = held(S.PROCESSING)
-    elif status == S.CANCELLED:
-        order = services.order_cancel(order=OrderFactory(), actor=None, reason="Duplicate")
-    elif status == S.RETURNED:
-        order = services.order_return(order=OrderFactory(shipped=True), actor=None, reason="Damaged")
-    else:
-        order = OrderFactory(status=status)
-    before = snapshot(order)
-    with pytest.raises(WorkflowError, match="cannot be returned"):
-        services.order_return(order=order, actor=service_user, reason="Changed mind")
-    assert snapshot(order) == before
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("quantity", [4, -1, "2", True])
-def test_return_refuses_a_bad_restock_quantity(quantity, service_user):
-    order = OrderFactory(shipped=True, quantity=3)
-    line = order.lines.get()
-    before = snapshot(order)
-    with pytest.raises(WorkflowError, match=f"Restock between 1 and 3 of {line.sku}"):
-        services.order_return(order=order, actor=service_user, reason="Damaged", restock={line.pk: quantity})
-    assert snapshot(order) == before
-
-
-@pytest.mark.django_db
-def test_return_refuses_a_line_of_another_order(service_user):
-    order = OrderFactory(shipped=True)
-    other = OrderFactory(shipped=True)
-    before = snapshot(order)
-    with pytest.raises(WorkflowError, match="does not belong to order"):
-        services.order_return(
-            order=order, actor=service_user, reason="Damaged", restock={other.lines.get().pk: 1}
-        )
     assert snapshot(order) == before
 
 
@@ -559,6 +488,11 @@ def _ticked_new():
     return order
 
 
+def _with_open_return(order):
+    return_open(order=order, actor=None, reason="Too small", lines={order.lines.get().pk: 1})
+    return order
+
+
 ORDER_ACTIONS = {
     "advance": (_ready_new, lambda o, u: services.order_advance(order=o, actor=u)),
     "tick": (OrderFactory, lambda o, u: services.checklist_tick(item=o.checklist_items.get(predicate=""), actor=u)),
@@ -571,7 +505,13 @@ ORDER_ACTIONS = {
     ),
     "return": (
         lambda: OrderFactory(shipped=True),
-        lambda o, u: services.order_return(order=o, actor=u, reason="Damaged", restock={o.lines.get().pk: 1}),
+        lambda o, u: return_open(order=o, actor=u, reason="Damaged", lines={o.lines.get().pk: 1}),
+    ),
+    "receive_return": (
+        lambda: _with_open_return(OrderFactory(shipped=True)),
+        lambda o, u: return_receive(
+            return_record=o.returns.get(), actor=u, outcomes={o.returns.get().lines.get().pk: "restocked"}
+        ),
     ),
     "correct_address": (
         OrderFactory,
@@ -593,7 +533,7 @@ ORDER_ACTIONS = {
 }
 ROLES = {"warehouse": warehouse_user, "service": service_user, "manager": manager_user}
 PERMITTED = {
-    "warehouse": {"advance", "tick", "untick", "hold", "create_shipment", "mark_delivered"},
+    "warehouse": {"advance", "tick", "untick", "hold", "create_shipment", "mark_delivered", "receive_return"},
     "service": {"hold", "resume", "cancel", "return", "correct_address", "add_note", "mark_paid"},
     "manager": set(ORDER_ACTIONS),
 }
@@ -701,11 +641,15 @@ def test_every_change_adds_an_event_with_its_actor(
     order = services.order_advance(order=order, actor=warehouse_user)
     assert last() == (E.TRANSITION, warehouse_user)
 
+    record = return_open(order=order, actor=service_user, reason="Broken", lines={order.lines.get().pk: 2})
+    assert last() == (E.RETURN, service_user)
     count = order.events.count()
-    services.order_return(order=order, actor=service_user, reason="Broken", restock={order.lines.get().pk: 1})
+    return_receive(return_record=record, actor=warehouse_user, outcomes={record.lines.get().pk: "restocked"})
     assert list(order.events.order_by("id").values_list("kind", "actor"))[count:] == [
-        (E.STOCK, service_user.pk),
-        (E.TRANSITION, service_user.pk),
+        (E.RETURN, warehouse_user.pk),
+        (E.STOCK, warehouse_user.pk),
+        (E.TRANSITION, warehouse_user.pk),
+        (E.REFUND, warehouse_user.pk),
     ]
     # Every event describes itself on the timeline.
     assert all(event.describe() for event in order.events.all())
@@ -1041,3 +985,37 @@ def test_order_create_accepts_a_lower_case_country_code(db):
         ship_country="jp",
     )
     assert order.ship_country == "JP"
+
+
+# --- order_returned (called by shipping.returns.return_receive) ---------------------------------
+
+
+@pytest.mark.django_db
+def test_order_returned_marks_a_partial_return_without_a_transition():
+    order = OrderFactory(delivered=True)
+    events = order.events.count()
+    order = services.order_returned(order=order, actor=None, fully=False, message="Part came back")
+    order = fresh(order)
+    assert (order.status, order.return_state) == (S.DELIVERED, "partly")
+    assert order.events.count() == events
+
+
+@pytest.mark.django_db
+def test_order_returned_fully_moves_the_order_to_returned(warehouse_user):
+    order = OrderFactory(status=S.COMPLETED)
+    order = services.order_returned(order=order, actor=warehouse_user, fully=True, message="All back")
+    order = fresh(order)
+    assert (order.status, order.return_state) == (S.RETURNED, "fully")
+    transition = order.events.filter(kind=E.TRANSITION).latest("id")
+    assert transition.data == {"from": S.COMPLETED, "to": S.RETURNED}
+    assert (transition.actor, transition.message) == (warehouse_user, "All back")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [S.NEW, S.PACKED, S.CANCELLED])
+def test_order_returned_fully_is_refused_where_nothing_shipped(status):
+    order = services.order_cancel(order=OrderFactory(), actor=None, reason="x") if status == S.CANCELLED else OrderFactory(status=status)
+    before = snapshot(order)
+    with pytest.raises(WorkflowError, match="cannot be returned while it is"):
+        services.order_returned(order=order, actor=None, fully=True)
+    assert snapshot(order) == before

@@ -18,7 +18,7 @@ from shipping.exceptions import ShippingError
 from shipping.models import Carrier, Shipment
 from shipping.services import shipment_create, shipment_mark_delivered, shipment_void
 from shipping.tracking import tracking_number_valid
-from tests.factories import CarrierFactory, OrderFactory, tick_manual_steps
+from tests.factories import CarrierFactory, OrderFactory, return_everything, tick_manual_steps
 
 pytestmark = pytest.mark.django_db
 
@@ -191,8 +191,7 @@ def test_voiding_is_for_those_who_create_shipments(service_user, warehouse_user)
 
 def returned_order(manager):
     order = OrderFactory(shipped=True)
-    orders.order_return(order=order, actor=manager, reason="Refused at the door")
-    return order
+    return return_everything(order, actor=manager, receiver=manager, reason="Refused at the door")
 
 
 def completed_order(manager):

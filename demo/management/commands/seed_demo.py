@@ -38,9 +38,11 @@ from orders.models import (
     OrderStatus,
     PaymentStatus,
     Predicate,
+    Refund,
     StatusTarget,
 )
-from shipping.models import Carrier, Shipment
+from shipping.models import Carrier, Return, Shipment
+from shipping.returns import return_open, return_receive
 from shipping.services import shipment_create, shipment_mark_delivered
 
 S = OrderStatus
@@ -478,6 +480,12 @@ class Command(BaseCommand):
         plans = self.plan_orders(count)
         existing = set(Order.objects.filter(number__in=[p["number"] for p in plans]).values_list("number", flat=True))
         created = 0
+        # The demo's partial and open returns (show_a_return), once.
+        self.returns_shown = set()
+        if Return.objects.filter(status=Return.Status.RECEIVED, order__status__in=[S.DELIVERED, S.COMPLETED]).exists():
+            self.returns_shown.add("partial")
+        if Return.objects.filter(status=Return.Status.OPEN).exists():
+            self.returns_shown.add("open")
         for plan in plans:
             if plan["number"] in existing:
                 continue
@@ -531,12 +539,54 @@ class Command(BaseCommand):
         if final == S.CANCELLED:
             order = services.order_cancel(order=order, actor=service, reason=rng.choice(CANCEL_REASONS))
         elif final == S.RETURNED:
+            # Everything came back: opened by customer service, received by the
+            # warehouse, some lines back to stock and some damaged.
             lines = list(order.lines.all())
-            restock = {line.pk: line.quantity for line in lines[: rng.randint(0, len(lines))]}
-            order = services.order_return(order=order, actor=service, reason=rng.choice(RETURN_REASONS), restock=restock)
+            restocked = {line.pk for line in lines[: rng.randint(0, len(lines))]}
+            record = return_open(
+                order=order,
+                actor=service,
+                lines={line.pk: line.quantity for line in lines},
+                reason=rng.choice(RETURN_REASONS),
+            )
+            return_receive(
+                return_record=record,
+                actor=warehouse,
+                outcomes={
+                    line.pk: "restocked" if line.order_line_id in restocked else "damaged"
+                    for line in record.lines.all()
+                },
+            )
+            order = Order.objects.get(pk=order.pk)
         elif final in MAIN_PATH:
             self.partly_done(order, plan)
+            order = self.show_a_return(order, plan)
         return order
+
+    def show_a_return(self, order, plan):
+        """One completed order with part of it returned and received (one line back to
+        stock, one damaged: "Partly returned"), and one delivered order with a return
+        waiting for the warehouse, so that both are there to be found."""
+        lines = list(order.lines.order_by("pk"))
+        service, warehouse = self.users["service"], self.users["warehouse"]
+        if plan["final"] == S.COMPLETED and len(lines) >= 2 and "partial" not in self.returns_shown:
+            self.returns_shown.add("partial")
+            record = return_open(
+                order=order,
+                actor=service,
+                lines={lines[0].pk: 1, lines[1].pk: 1},
+                reason=RETURN_REASONS[0],
+            )
+            first, second = record.lines.order_by("pk")
+            return_receive(
+                return_record=record, actor=warehouse, outcomes={first.pk: "restocked", second.pk: "damaged"}
+            )
+        elif plan["final"] == S.DELIVERED and "open" not in self.returns_shown:
+            self.returns_shown.add("open")
+            return_open(order=order, actor=service, lines={lines[0].pk: 1}, reason=RETURN_REASONS[1])
+        else:
+            return order
+        return Order.objects.get(pk=order.pk)
 
     def advance(self, order, plan):
         """Do what the current state's checklist asks, then advance."""
@@ -686,6 +736,19 @@ class Command(BaseCommand):
                 (pk, [move(moment) for moment in moments])
                 for pk, *moments in order.shipments.values_list("pk", "created_at", "shipped_at", "delivered_at")
             ],
+        )
+        restamp(
+            Return,
+            ["opened_at", "received_at"],
+            [
+                (pk, [move(moment) for moment in moments])
+                for pk, *moments in Return.objects.filter(order=order).values_list("pk", "opened_at", "received_at")
+            ],
+        )
+        restamp(
+            Refund,
+            ["created_at"],
+            [(pk, [move(created_at)]) for pk, created_at in Refund.objects.filter(order=order).values_list("pk", "created_at")],
         )
         Order.objects.filter(pk=order.pk).update(placed_at=placed_at, status_changed_at=changed_at)
 
