@@ -645,6 +645,16 @@ def customer_lookup(
         }
         for order in shown_orders:
             order.latest_events = latest.get(order.pk, [])
+        # A backorder names the order it was split from (order_split): their numbers in
+        # one query by primary key, and only when some order shown is a backorder.
+        split_from_ids = sorted({order.split_from_id for order in shown_orders if order.split_from_id})
+        split_from = (
+            dict(Order.objects.filter(pk__in=split_from_ids).order_by().values_list("pk", "number"))
+            if split_from_ids
+            else {}
+        )
+        for order in shown_orders:
+            order.split_from_number = split_from.get(order.split_from_id, "")
         # What was ordered, for every order shown in one query: each order's first
         # LOOKUP_ITEMS_SHOWN lines, with how many it has in all (a window count), so
         # the page carries at most five lines of an order however long it is.

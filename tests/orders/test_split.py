@@ -507,3 +507,31 @@ def test_the_system_may_split(db):
 def test_the_roles_that_split_are_warehouse_service_and_managers(warehouse_user, service_user, manager):
     assert all(user.has_perm("orders.split_order") for user in (warehouse_user, service_user, manager))
     assert not UserFactory().has_perm("orders.split_order")
+
+
+# --- the demo data ----------------------------------------------------------------------
+
+
+def test_the_demo_data_splits_one_processing_order_into_a_backorder_once():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--orders", "20", stdout=StringIO())
+    [backorder] = Order.objects.filter(split_from__isnull=False)
+    original = backorder.split_from
+    assert original.status == S.PROCESSING and backorder.status == S.NEW
+    assert backorder.number == f"{original.number}-B1"
+    [event] = split_events(original)
+    assert event.actor.username == "warehouse" and "Supplier is late" in event.describe()
+    # The original holds reserved exactly what it still has.
+    from inventory.services import reserved_for_order
+
+    held = {}
+    for order_line in original.lines.all():
+        held[order_line.product_id] = held.get(order_line.product_id, 0) + order_line.quantity
+    assert {product: units for (product, _warehouse), units in reserved_for_order(original).items()} == held
+    assert not reserved_for_order(backorder)
+    # A second run splits nothing more (smaller seeds keep exactly --orders orders: tests/test_seed_demo.py).
+    call_command("seed_demo", "--orders", "20", stdout=StringIO())
+    assert Order.objects.filter(split_from__isnull=False).count() == 1

@@ -168,3 +168,28 @@ def test_the_backorder_page_reads_the_original_without_more_queries(client, ware
     back_count, page = queries_for(client, change_url(backorder))
     assert "Split from" in page.content.decode()
     assert back_count == plain_count
+
+
+# --- the customer-service lookup -------------------------------------------------------------
+
+
+def test_the_lookup_shows_where_a_backorder_was_split_from_in_one_query_for_all(client, service_user):
+    from tests.orders.test_lookup import queries_for as lookup_queries
+
+    order = two_line_order(first=9)
+    client.force_login(service_user)
+    customer = order.customer.name
+    plain, page = lookup_queries(client, customer)
+    assert "Split from" not in page.content.decode()
+
+    first = services.order_split(order=order, actor=service_user, lines={line(order, "TEA").pk: 1})
+    one, page = lookup_queries(client, customer)
+    html = page.content.decode()
+    assert f'Split from <a href="{change_url(order)}">SO-1001</a>' in html and first.number in html
+    # One query for the numbers of the orders split from, however many backorders are shown.
+    assert one == plain + 1
+    for _index in range(3):
+        services.order_split(order=order, actor=service_user, lines={line(order, "TEA").pk: 1})
+    four, page = lookup_queries(client, customer)
+    assert page.content.decode().count("Split from <a") == 4
+    assert four == one
