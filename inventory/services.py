@@ -237,9 +237,53 @@ def _settle_reservation(*, order, actor, kind, consume):
 
 
 @transaction.atomic
-def stock_release(*, order, actor):
-    """Give back everything still reserved for the order (cancellation)."""
-    return _settle_reservation(order=order, actor=actor, kind=StockMovement.Kind.RELEASE, consume=False)
+def stock_release(*, order, actor, lines=None):
+    """Give back what is still reserved for the order: everything (cancellation), or,
+    with `lines` ((product, quantity) pairs), that many units of each product (units
+    moved out of the order by a split, orders.services.order_split). A part release
+    takes from the order's outstanding reservation (reserved_for_order), warehouse by
+    warehouse in primary-key order; more than is reserved is refused and nothing
+    changes. Returns the movements written."""
+    if lines is None:
+        return _settle_reservation(order=order, actor=actor, kind=StockMovement.Kind.RELEASE, consume=False)
+    wanted, products = _quantities_by_product(lines)
+    outstanding = reserved_for_order(order)
+    plan = defaultdict(dict)  # warehouse id: {product id: units to release}
+    for product_id in sorted(wanted):
+        left = wanted[product_id]
+        if left <= 0:
+            continue
+        for (reserved_product, warehouse_id), quantity in sorted(outstanding.items(), key=lambda item: item[0][1]):
+            if reserved_product != product_id or quantity <= 0 or left == 0:
+                continue
+            take = min(left, quantity)
+            plan[warehouse_id][product_id] = take
+            left -= take
+        if left:
+            raise InventoryError(
+                _("Only %(reserved)s of %(sku)s are reserved for order %(number)s; %(wanted)s cannot be released.")
+                % {
+                    "reserved": wanted[product_id] - left,
+                    "sku": products[product_id].sku,
+                    "number": order.number,
+                    "wanted": wanted[product_id],
+                }
+            )
+    movements = []
+    for warehouse_id in sorted(plan):
+        quantities = plan[warehouse_id]
+        levels = _lock_levels(warehouse=warehouse_id, product_ids=quantities)
+        for product_id in sorted(quantities):
+            movements.append(
+                _apply(
+                    levels[product_id],
+                    kind=StockMovement.Kind.RELEASE,
+                    reserved_delta=-quantities[product_id],
+                    order=order,
+                    actor=actor,
+                )
+            )
+    return movements
 
 
 @transaction.atomic

@@ -37,6 +37,7 @@ ROLE_PERMISSIONS = {
         "orders.tick_checklist",
         "orders.scan_items",
         "orders.hold_order",
+        "orders.split_order",
         "shipping.add_shipment",
         "shipping.print_documents",
         "inventory.receive_stock",
@@ -51,6 +52,7 @@ ROLE_PERMISSIONS = {
         "orders.add_note",
         "orders.return_order",
         "orders.mark_paid",
+        "orders.split_order",
     ],
     # Managers get every permission of the three apps (see roles_sync) except deleting
     # records that are history: orders, their lines and events, the stock ledger.

@@ -378,6 +378,7 @@ class Order(models.Model):
             ("export_personal_data", _("Can export personal data (contact and address columns)")),
             ("view_dashboard", _("Can see the managers' dashboard")),
             ("record_refund", _("Can record refunds")),
+            ("split_order", _("Can split orders")),
         ]
 
     def __str__(self):
@@ -730,6 +731,19 @@ class OrderEvent(models.Model):
                 ", ".join(f"{quantity} × {sku}" for sku, quantity in data.get("lines", [])),
             )
             return labelled(text, self.message) if self.message else text
+        if self.kind == OrderEvent.Kind.SPLIT:
+            # Both directions of a split (orders.services.order_split), with the lines moved.
+            head = (
+                gettext("Split from %(number)s") if data.get("action") == "split_from" else gettext("Split into %(number)s")
+            ) % {"number": data.get("order", "")}
+            text = labelled(head, ", ".join(f"{qty} × {sku}" for sku, qty in data.get("lines", [])))
+            if data.get("unscanned"):
+                text = "%s — %s" % (
+                    text,
+                    gettext("taken out of the scanned count: %(lines)s")
+                    % {"lines": ", ".join(f"{qty} × {sku}" for sku, qty in data["unscanned"])},
+                )
+            return f"{text} — {self.message}" if self.message else text
         if self.kind == OrderEvent.Kind.CREATED:
             return gettext("%(count)s line(s)") % {"count": data.get("lines", 0)}
         return self.message

@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import F, Prefetch
+from django.db.models import F, Prefetch, Sum
 from django.utils.translation import gettext as _
 
 from inventory.models import StockLevel, StockMovement, Warehouse
@@ -19,15 +19,45 @@ def order_for_page(pk):
     Shipment = shipment_model()
 
     return (
-        Order.objects.select_related("customer", "warehouse")
+        Order.objects.select_related("customer", "warehouse", "split_from")
         .prefetch_related(
             "lines",
+            Prefetch("split_orders", queryset=Order.objects.only("pk", "number", "status", "split_from").order_by("pk")),
             Prefetch("checklist_items", queryset=OrderChecklistItem.objects.select_related("done_by")),
             Prefetch("shipments", queryset=Shipment.objects.select_related("carrier")),
             Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("-created_at", "-id")),
         )
         .get(pk=pk)
     )
+
+
+def live_parcel_units(order):
+    """{order line id: units of it in the order's live (not cancelled) parcels}, one
+    query; lines in no parcel are absent. Read through the relation the shipping app
+    declares on OrderLine (orders never imports shipping)."""
+    ShipmentLine = OrderLine._meta.get_field("shipment_lines").related_model
+    return dict(
+        ShipmentLine.objects.filter(order_line__order=order)
+        .exclude(shipment__status=shipment_model().Status.CANCELLED)
+        .values("order_line_id")
+        .annotate(units=Sum("quantity"))
+        .order_by()
+        .values_list("order_line_id", "units")
+    )
+
+
+def split_limits(order, lines):
+    """{line id: units of it that order_split would move now}: the line's quantity
+    less its units in live parcels and, while scans can still be undone, its scanned
+    units (the rules of order_split, for the order page's form). One query."""
+    in_parcels = live_parcel_units(order)
+    undoable = workflow.scans_can_be_undone(order)
+    return {
+        line.pk: max(
+            line.quantity - max(in_parcels.get(line.pk, 0), line.quantity_scanned if undoable else 0), 0
+        )
+        for line in lines
+    }
 
 
 def checklist_rows(order):
@@ -635,6 +665,16 @@ def customer_lookup(
         }
         for order in shown_orders:
             order.latest_events = latest.get(order.pk, [])
+        # A backorder names the order it was split from (order_split): their numbers in
+        # one query by primary key, and only when some order shown is a backorder.
+        split_from_ids = sorted({order.split_from_id for order in shown_orders if order.split_from_id})
+        split_from = (
+            dict(Order.objects.filter(pk__in=split_from_ids).order_by().values_list("pk", "number"))
+            if split_from_ids
+            else {}
+        )
+        for order in shown_orders:
+            order.split_from_number = split_from.get(order.split_from_id, "")
         # What was ordered, for every order shown in one query: each order's first
         # LOOKUP_ITEMS_SHOWN lines, with how many it has in all (a window count), so
         # the page carries at most five lines of an order however long it is.

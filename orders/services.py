@@ -66,6 +66,7 @@ from .models import (
     country_code,
     name_part_rows,
 )
+from .selectors import live_parcel_units
 from .text import quoted_list
 
 S = OrderStatus
@@ -290,10 +291,12 @@ def _line_error(index, name, error):
     )
 
 
-def _create_orders(specs, *, actor, caller):
-    if actor is not None:
+def _create_orders(specs, *, actor, caller, fields=ORDER_FIELDS, permission_checked=False):
+    """`fields`: the order fields a spec may set; `permission_checked`: the caller
+    (order_split) has checked its own permission, which stands for "create orders"."""
+    if actor is not None and not permission_checked:
         require_permission(actor, "orders.add_order", _("create orders"))
-    parsed = _parsed_specs(specs, caller=caller)
+    parsed = _parsed_specs(specs, caller=caller, fields=fields)
     numbers = [number for number, *_rest in parsed]
     existing = _existing_numbers(numbers)
     for number in numbers:
@@ -329,7 +332,7 @@ def _create_orders(specs, *, actor, caller):
     return orders
 
 
-def _parsed_specs(specs, *, caller):
+def _parsed_specs(specs, *, caller, fields=ORDER_FIELDS):
     """(number, customer, lines, order fields) of each spec, refusing unknown fields,
     a missing number and a number given twice."""
     parsed, seen = [], set()
@@ -338,7 +341,7 @@ def _parsed_specs(specs, *, caller):
         number = order_fields.pop("number", None)
         customer = order_fields.pop("customer")
         lines = order_fields.pop("lines")
-        unknown = set(order_fields) - ORDER_FIELDS
+        unknown = set(order_fields) - fields
         if unknown:
             raise TypeError(f"{caller}() got unexpected fields: {', '.join(sorted(unknown))}")
         number = (number or "").strip()
@@ -651,6 +654,233 @@ def order_returned(*, order, actor, fully, message=""):
         order.held_from_status = ""
         return _set_status(order, S.RETURNED, actor=actor, message=message)
     return order
+
+
+# --- splitting (backorders) ------------------------------------------------------
+
+# What a backorder copies from its original besides the lines: the customer's order,
+# placed and paid as it was (a paid order's backorder was paid for with it), sent the
+# same way to the same place, from the same warehouse.
+SPLIT_COPIED_FIELDS = (
+    "placed_at",
+    "payment_status",
+    "payment_method",
+    "payment_reference",
+    "paid_at",
+    "currency",
+    "delivery_method",
+    *ADDRESS_FIELDS,
+    "pickup_chain",
+    "pickup_store_code",
+    "pickup_store_name",
+    "warehouse",
+)
+_SPLIT_FIELDS = ORDER_FIELDS | set(SPLIT_COPIED_FIELDS) | {"split_from"}
+_NUMBER_MAX_LENGTH = Order._meta.get_field("number").max_length
+
+
+def _line_id(key):
+    """An order-line id from a `lines` key: an int, or text of ASCII digits; anything
+    else ("²", "-1") is None, which belongs to no line."""
+    if isinstance(key, bool):
+        return None
+    if isinstance(key, int):
+        return key
+    return parse_id(key)
+
+
+def _split_moves(order, lines):
+    """[(line, units to move)] for the `lines` mapping of order_split, in line order,
+    refusing what order_split refuses (its docstring)."""
+    if not lines:
+        raise WorkflowError(_("Choose the lines to move to the new order and how many of each."))
+    order_lines = {line.pk: line for line in order.lines.select_related("product").order_by("pk")}
+    wanted = {}
+    for key, quantity in lines.items():
+        line = order_lines.get(_line_id(key))
+        if line is None:
+            raise WorkflowError(_("A line to move does not belong to order %(number)s.") % {"number": order.number})
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= line.quantity:
+            raise WorkflowError(
+                _("Move a whole number between 1 and %(max)s of %(sku)s.") % {"max": line.quantity, "sku": line.sku}
+            )
+        wanted[line.pk] = quantity
+    in_parcels = live_parcel_units(order)
+    undoable = workflow.scans_can_be_undone(order)
+    moves = []
+    for line_id in sorted(wanted):
+        line, quantity = order_lines[line_id], wanted[line_id]
+        parcelled = in_parcels.get(line_id, 0)
+        if quantity > line.quantity - parcelled:
+            raise WorkflowError(
+                _(
+                    "%(parcelled)s of the %(quantity)s × %(sku)s are in a parcel already, so at most %(left)s can "
+                    "move; void the parcel first to move more."
+                )
+                % {"parcelled": parcelled, "quantity": line.quantity, "sku": line.sku, "left": line.quantity - parcelled}
+            )
+        if undoable and quantity > line.quantity - line.quantity_scanned:
+            raise WorkflowError(
+                _(
+                    "%(scanned)s of the %(quantity)s × %(sku)s are scanned already, so at most %(left)s can move; "
+                    "undo their scans at the packing station first to move more."
+                )
+                % {
+                    "scanned": line.quantity_scanned,
+                    "quantity": line.quantity,
+                    "sku": line.sku,
+                    "left": line.quantity - line.quantity_scanned,
+                }
+            )
+        moves.append((line, quantity))
+    if sum(quantity for _line, quantity in moves) == sum(line.quantity for line in order_lines.values()):
+        raise WorkflowError(
+            _(
+                "Splitting every line away would leave order %(number)s empty: at least one unit must stay. "
+                "Cancel the order instead if none of it ships now."
+            )
+            % {"number": order.number}
+        )
+    return moves
+
+
+def _backorder_number(order):
+    """The next free "<number>-B<n>": -B1 for the first split of the order, -B2 for
+    the second, skipping a number taken some other way (an import). Read under the
+    order's lock, so two splits of the same order never pick the same number."""
+    n = order.split_orders.count() + 1
+    while True:
+        number = f"{order.number}-B{n}"
+        if len(number) > _NUMBER_MAX_LENGTH:
+            raise WorkflowError(
+                _("Order number %(number)s is too long to number a backorder after it (at most %(max)s characters).")
+                % {"number": order.number, "max": _NUMBER_MAX_LENGTH}
+            )
+        if not Order.objects.filter(number=number).exists():
+            return number
+        n += 1
+
+
+@transaction.atomic
+def order_split(*, order, actor, lines, reason=""):
+    """Move short lines, or part of their units, out of `order` into a new linked
+    order (a backorder, `split_from` = the original), so that the rest ships now.
+
+    `lines` maps order-line ids to the units to move. The backorder is created in
+    `new` through the same code as order_create (its checklist and "created" event),
+    numbered "<number>-B1" ("-B2" for a second split), with the original's customer,
+    ship-to, pickup store, delivery and payment method, payment status (a paid
+    order's backorder was paid for with it), currency and warehouse; it reserves
+    nothing until it starts processing.
+
+    Refused, with nothing changed: an order that is not new, processing, packed or on
+    hold; a line of another order; a quantity that is not a whole number between 1 and
+    the line's quantity; units in a live (not cancelled) parcel; moving every unit of
+    every line. Scanned units: the units moved are taken from those not scanned yet.
+    While scans can still be undone at the packing station (the order is processing,
+    or on hold from processing) moving scanned units is refused, so the station's undo
+    stays in step with the counts; in a packed order every unit is scanned, and a
+    line's scanned count falls to its new quantity (the units are taken out of the
+    box), which its SPLIT event names.
+
+    Under the order's lock: the original's lines shrink (a line moved whole leaves
+    it), both totals are recomputed, units still reserved for the original beyond
+    what it now holds are released (stock_release, with a stock event), and both
+    timelines get a SPLIT event naming the other order, the moved lines and the
+    reason. Returns the new order."""
+    require_permission(actor, "orders.split_order", _("split orders"))
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise WorkflowError(
+            _("A reason can be at most %(max)s characters; this one has %(length)s.")
+            % {"max": REASON_MAX_LENGTH, "length": len(reason)}
+        )
+    order = _lock_order(order)
+    if order.status not in workflow.SPLITTABLE:
+        raise WorkflowError(
+            _(
+                "Order %(number)s is %(status)s and cannot be split: only an order that has not shipped "
+                "(new, processing, packed or on hold) can be."
+            )
+            % {"number": order.number, "status": workflow.status_label(order.status)}
+        )
+    moves = _split_moves(order, lines)
+    number = _backorder_number(order)
+    spec = {
+        "number": number,
+        "customer": order.customer,
+        "lines": [{"product": line.product, "quantity": quantity, "unit_price": line.unit_price} for line, quantity in moves],
+        "split_from": order,
+        **{name: getattr(order, name) for name in SPLIT_COPIED_FIELDS},
+        "ship_country": str(order.ship_country),
+    }
+    backorder = _create_orders(
+        [spec], actor=actor, caller="order_split", fields=_SPLIT_FIELDS, permission_checked=True
+    )[0]
+    # The lines as the original has them (a product renamed since keeps the old name).
+    for new_line, (line, _quantity) in zip(backorder.lines.order_by("pk"), moves):
+        if (new_line.sku, new_line.product_name) != (line.sku, line.product_name):
+            new_line.sku, new_line.product_name = line.sku, line.product_name
+            new_line.save(update_fields=["sku", "product_name"])
+
+    unscanned = []
+    for line, quantity in moves:
+        if quantity == line.quantity:
+            # Voided parcels' lines are the only rows that may still name it (a live
+            # parcel's units cannot move): the parcel itself, its carrier, number and
+            # reason stay; only its breakdown of this line goes with the line.
+            line.shipment_lines.all().delete()
+            line.delete()
+            continue
+        line.quantity -= quantity
+        if line.quantity_scanned > line.quantity:
+            unscanned.append([line.sku, line.quantity_scanned - line.quantity])
+            line.quantity_scanned = line.quantity
+        line.save(update_fields=["quantity", "quantity_scanned"])
+    remaining = list(order.lines.all())
+    order.total = sum((line.quantity * line.unit_price for line in remaining), Decimal("0"))
+    order.save(update_fields=["total"])
+
+    # Units still reserved for the original beyond what it now holds (all the moved
+    # units when its stock was reserved; none when it is new or held from new).
+    holds = {}
+    for line in remaining:
+        holds[line.product_id] = holds.get(line.product_id, 0) + line.quantity
+    reserved = {}
+    for (product_id, _warehouse_id), quantity in stock.reserved_for_order(order).items():
+        reserved[product_id] = reserved.get(product_id, 0) + quantity
+    products = {line.product_id: line for line, _quantity in moves}
+    release = [
+        (products[product_id], reserved[product_id] - holds.get(product_id, 0))
+        for product_id in sorted(products)
+        if reserved.get(product_id, 0) > holds.get(product_id, 0)
+    ]
+    if release:
+        stock.stock_release(order=order, actor=actor, lines=[(line.product, units) for line, units in release])
+        _stock_event(order, actor=actor, action="release", lines=[[line.sku, units] for line, units in release])
+
+    moved = [[line.sku, quantity] for line, quantity in moves]
+    event_add(
+        order=order,
+        kind=OrderEvent.Kind.SPLIT,
+        actor=actor,
+        message=reason,
+        data={
+            "action": "split_into",
+            "order": backorder.number,
+            "order_id": backorder.pk,
+            "lines": moved,
+            **({"unscanned": unscanned} if unscanned else {}),
+        },
+    )
+    event_add(
+        order=backorder,
+        kind=OrderEvent.Kind.SPLIT,
+        actor=actor,
+        message=reason,
+        data={"action": "split_from", "order": order.number, "order_id": order.pk, "lines": moved},
+    )
+    return backorder
 
 
 # --- refunds --------------------------------------------------------------------

@@ -17,6 +17,8 @@ CANCELLABLE = {S.NEW, S.PROCESSING, S.PACKED, S.ON_HOLD}
 RETURNABLE = {S.SHIPPED, S.DELIVERED, S.COMPLETED}
 # The shipping address and payment can be corrected until the parcel leaves.
 BEFORE_SHIPPING = {S.NEW, S.PROCESSING, S.PACKED, S.ON_HOLD}
+# An order is split (orders.services.order_split) until its parcel leaves.
+SPLITTABLE = BEFORE_SHIPPING
 # Once an order is cancelled or returned its payment is settled.
 PAYMENT_SETTLED = {S.CANCELLED, S.RETURNED}
 # States in which stock is reserved for the order.
@@ -66,6 +68,13 @@ def allowed_from(action, status):
 
 
 
+def scans_can_be_undone(order):
+    """Whether the packing station may still undo scans of the order: while it is
+    processing, or on hold from processing (to which it resumes). order_split then
+    refuses to move scanned units, so the station's undo stays in step with the counts."""
+    return order.status == S.PROCESSING or (order.status == S.ON_HOLD and order.held_from_status == S.PROCESSING)
+
+
 def can_mark_paid(order):
     """Whether "mark paid" applies to the order (the service refuses it otherwise)."""
     return order.payment_status != PaymentStatus.PAID and order.status not in PAYMENT_SETTLED
@@ -78,6 +87,7 @@ ABILITY_PERMISSIONS = [
     "orders.add_note",
     "orders.mark_paid",
     "orders.correct_address",
+    "orders.split_order",
 ]
 
 
@@ -104,6 +114,7 @@ def abilities(order, perms):
             "note": "orders.add_note" in perms,
             "mark_paid": "orders.mark_paid" in perms and can_mark_paid(order),
             "address": "orders.correct_address" in perms and status in BEFORE_SHIPPING,
+            "split": "orders.split_order" in perms and status in SPLITTABLE,
         }
     )
     return able

@@ -18,7 +18,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -63,6 +65,7 @@ class OrderActionViewsMixin:
         ("note", False),
         ("mark_paid", False),
         ("address", True),
+        ("split", False),
     ]
 
     def get_urls(self):
@@ -189,6 +192,43 @@ class OrderActionViewsMixin:
             order,
             lambda: services.order_cancel(order=order, actor=request.user, reason=request.POST.get("reason", "")),
             _("Order %(number)s is cancelled.") % {"number": order.number},
+        )
+
+    def split_view(self, request, object_id):
+        """Move the units typed per line ("move-<line id>", 0 or empty for none) to a
+        new order (services.order_split); the message links the new order."""
+        order = self._order_or_404(request, object_id, "orders.split_order")
+        moves = {}
+        for line in order.lines.order_by("pk"):
+            quantity = parse_whole_number(request.POST.get(f"move-{line.pk}", "").strip() or "0")
+            if quantity is None:
+                messages.error(
+                    request,
+                    _("Enter how many of %(sku)s move to the new order as a whole number (0 for none).")
+                    % {"sku": line.sku},
+                )
+                self._keep_typed(request, order)
+                return self._order_page(request, order)
+            if quantity:
+                moves[line.pk] = quantity
+
+        def moved(backorder):
+            url = reverse(
+                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change", args=[backorder.pk]
+            )
+            link = format_html('<a href="{}">{}</a>', url, backorder.number)
+            return mark_safe(
+                escape(_("Order %(number)s is split: the moved lines are in the new order %(backorder)s, which starts as New."))
+                % {"number": escape(order.number), "backorder": link}
+            )
+
+        return self._run(
+            request,
+            order,
+            lambda: services.order_split(
+                order=order, actor=request.user, lines=moves, reason=request.POST.get("reason", "")
+            ),
+            moved,
         )
 
     # --- checklist ------------------------------------------------------------------

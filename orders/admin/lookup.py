@@ -197,6 +197,7 @@ class OrderRowRenderer:
             key: _e(text)
             for key, text in {
                 "found": _("matches your search"),
+                "split_from": _("Split from"),
                 "not_shipped": _("Not shipped yet"),
                 "already_shipped": _("Already shipped — request a return instead."),
                 "hold_placeholder": _("Reason for the hold"),
@@ -250,6 +251,12 @@ class OrderRowRenderer:
     def _html(self, row):
         order, text, labels, column = row["order"], self.text, self.labels, self.columns
         found = f'<span class="lookup-order__found">{text["found"]}</span>' if row["matched"] else ""
+        split_from = getattr(order, "split_from_number", "")
+        if split_from:
+            found += (
+                f'\n      <div class="order-muted lookup-order__split">{text["split_from"]} '
+                f'<a href="{self.url("change", order.split_from_id)}">{_e(split_from)}</a></div>'
+            )
         parts = [
             f'<tbody id="order-{order.pk}" class="lookup-order{" lookup-order--matched" if row["matched"] else ""}">\n'
             f'  <tr class="lookup-order__info">\n    <th scope="row">\n'

@@ -49,6 +49,7 @@ from ..selectors import (
     order_for_page,
     order_search_filter,
     order_status_counts,
+    split_limits,
 )
 from ..services import ADDRESS_FIELDS, REASON_MAX_LENGTH
 
@@ -487,6 +488,11 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
         able = workflow.abilities(order, workflow.user_permissions(user))
         typed = self.typed_on_page(request, order)
         lines = list(order.lines.all())
+        if able["split"]:
+            split_typed, limits = typed.get("split", {}), split_limits(order, lines)
+            for line in lines:
+                line.split_typed = split_typed.get(f"move-{line.pk}", "0")
+                line.split_max = limits[line.pk]
         return {
             "title": _("Order %(number)s") % {"number": order.number},
             "subtitle": None,
@@ -517,5 +523,8 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
             "can_mark_paid": able["mark_paid"],
             "can_note": able["note"],
             "can_correct_address": able["address"],
+            "can_split": able["split"],
+            "split_from": order.split_from,
+            "split_orders": list(order.split_orders.all()),
             "reason_max_length": REASON_MAX_LENGTH,
         }

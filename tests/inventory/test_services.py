@@ -220,6 +220,42 @@ def test_release_and_consume_settle_what_the_ledger_says_is_reserved():
 
 
 @pytest.mark.django_db
+def test_a_part_release_gives_back_that_many_units_of_what_the_order_reserved():
+    level = StockLevelFactory(on_hand=10)
+    other = ProductFactory()
+    stock.stock_receive(product=other, warehouse=level.warehouse, quantity=5, actor=None)
+    order = _order(level.product)
+    stock.stock_reserve(order=order, warehouse=level.warehouse, lines=[(level.product, 4), (other, 2)], actor=None)
+
+    movements = stock.stock_release(order=order, actor=None, lines=[(level.product, 1), (level.product, 2)])
+
+    assert [(m.product_id, m.kind, m.reserved_delta, m.on_hand_delta) for m in movements] == [
+        (level.product_id, StockMovement.Kind.RELEASE, -3, 0)
+    ]
+    level.refresh_from_db()
+    assert (level.on_hand, level.reserved) == (10, 1)
+    assert stock.reserved_for_order(order) == {
+        (level.product_id, level.warehouse_id): 1,
+        (other.pk, level.warehouse_id): 2,
+    }
+    assert ledger_mismatches() == {}
+
+
+@pytest.mark.django_db
+def test_a_part_release_of_more_than_is_reserved_is_refused_and_changes_nothing():
+    level = StockLevelFactory(on_hand=10)
+    order = _order(level.product)
+    stock.stock_reserve(order=order, warehouse=level.warehouse, lines=[(level.product, 2)], actor=None)
+    before = state()
+    with pytest.raises(InventoryError) as refusal:
+        stock.stock_release(order=order, actor=None, lines=[(level.product, 3)])
+    assert str(refusal.value) == (
+        f"Only 2 of {level.product.sku} are reserved for order {order.number}; 3 cannot be released."
+    )
+    assert state() == before
+
+
+@pytest.mark.django_db
 def test_restock_puts_goods_back_even_where_the_product_had_no_row():
     order = OrderFactory(shipped=True)
     product = order.lines.get().product

@@ -530,11 +530,15 @@ ORDER_ACTIONS = {
         lambda: OrderFactory(shipped=True),
         lambda o, u: shipment_mark_delivered(shipment=o.shipments.get(), actor=u),
     ),
+    "split": (
+        lambda: OrderFactory(quantity=2),
+        lambda o, u: services.order_split(order=o, actor=u, lines={o.lines.get().pk: 1}),
+    ),
 }
 ROLES = {"warehouse": warehouse_user, "service": service_user, "manager": manager_user}
 PERMITTED = {
-    "warehouse": {"advance", "tick", "untick", "hold", "create_shipment", "mark_delivered", "receive_return"},
-    "service": {"hold", "resume", "cancel", "return", "correct_address", "add_note", "mark_paid"},
+    "warehouse": {"advance", "tick", "untick", "hold", "create_shipment", "mark_delivered", "receive_return", "split"},
+    "service": {"hold", "resume", "cancel", "return", "correct_address", "add_note", "mark_paid", "split"},
     "manager": set(ORDER_ACTIONS),
 }
 

@@ -28,6 +28,7 @@ from inventory.models import Product, StaffWarehouse, StockLevel, StockMovement,
 from inventory.services import stock_receive
 from orders import services
 from orders.defaults import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
+from orders.selectors import split_limits
 from orders.models import (
     Customer,
     DeliveryMethod,
@@ -175,6 +176,11 @@ HOLD_REASONS = [
     "地址不完整，等待客人回覆 Address incomplete, waiting for the customer",
     "付款金額不符 Payment amount does not match",
 ]
+# With the default 60 orders (make run), one order in Processing has a short line moved
+# into a backorder (orders.services.order_split); smaller seeds keep exactly --orders
+# orders.
+BACKORDER_MIN_ORDERS = 20
+BACKORDER_REASON = "供應商延遲到貨，其餘先出 Supplier is late: the rest ships now"
 CANCEL_REASONS = [
     "客人取消訂單 Customer cancelled",
     "重複下單 Duplicate order",
@@ -291,6 +297,9 @@ class Command(BaseCommand):
                 self.carriers = self.seed_carriers()
                 self.customers = self.seed_customers()
             created = self.seed_orders(orders)
+            if orders >= BACKORDER_MIN_ORDERS:
+                with transaction.atomic():
+                    self.seed_backorder()
         self.report(received, created)
 
     # --- reference data ---------------------------------------------------------
@@ -669,6 +678,25 @@ class Command(BaseCommand):
                 stock_receive(
                     product=line.product, warehouse=warehouse, quantity=line.quantity + 50, actor=None, note="Restock 補貨"
                 )
+
+    def seed_backorder(self):
+        """Split the first order in Processing (by number) that has a unit to spare into
+        a backorder, as warehouse staff do when a line is short: its last line if it has
+        several, else one unit of a line of two or more. Once: a second run finds it."""
+        if Order.objects.filter(split_from__isnull=False).exists():
+            return
+        for order in Order.objects.filter(status=S.PROCESSING).order_by("number"):
+            lines = list(order.lines.order_by("pk"))
+            limits = split_limits(order, lines)
+            if len(lines) > 1 and limits[lines[-1].pk] == lines[-1].quantity:
+                moves = {lines[-1].pk: lines[-1].quantity}
+            else:
+                line = next((line for line in lines if line.quantity > 1 and limits[line.pk]), None)
+                if line is None:
+                    continue
+                moves = {line.pk: 1}
+            services.order_split(order=order, actor=self.users["warehouse"], lines=moves, reason=BACKORDER_REASON)
+            return
 
     # --- timestamps --------------------------------------------------------------
 
