@@ -42,7 +42,7 @@ from inventory import services as stock
 from inventory.exceptions import InsufficientStock
 from inventory.models import Warehouse
 from inventory.selectors import code_means, product_for_code
-from common.cleaning import shortened
+from common.cleaning import parse_id, shortened
 from common.permissions import require_permission
 from common.text import bracketed, joined_clauses, person_name
 from reports import bulk

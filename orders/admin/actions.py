@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from common.cleaning import parse_id
+from common.cleaning import parse_id, parse_whole_number
 from common.messages import named_line, report_bulk
 from inventory.exceptions import InventoryError
 
