@@ -114,6 +114,13 @@ class ImportReport:
     written: bool = False
     summary: list = field(default_factory=list)
     sections: list = field(default_factory=list)
+    # Changes besides the records created (the delivery report: orders moved on whose
+    # parcels were delivered before), so that such a file can still be confirmed.
+    other_changes: int = 0
+
+    @property
+    def changes_anything(self):
+        return bool(self.created) or self.other_changes > 0
 
     def section(self, key, title, lines):
         """Add a section, if it has lines."""

@@ -173,6 +173,7 @@ def _fill(report, result):
         by_row.setdefault(note.row, (note.subject, []))[1].append(note.reason)
     report.created = [f"{subject}: {'; '.join(reasons)}" for _row, (subject, reasons) in sorted(by_row.items())]
     report.skipped = [Skipped(note.row, note.subject, note.reason) for note in result.skipped]
+    report.other_changes = len(result.advanced) + len(result.completed)
     report.sections = []
     report.section(
         "unknown", _("Unknown tracking numbers: nothing recorded for these rows, the rest imported"), result.unknown

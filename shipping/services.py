@@ -328,8 +328,8 @@ def deliveries_record(*, rows, actor, dry_run=False):
       its reference). A different amount, an order the carrier does not collect for
       or one already paid otherwise is listed (`refused`) with the reason; the
       delivery itself is still recorded. The same row imported again changes nothing.
-    - Then each order this report changed whose live parcels are now all delivered
-      advances through order_advance: shipped → delivered, and on to completed when
+    - Then each order the report has a delivered parcel of (delivered now or
+      before) whose live parcels are now all delivered advances through order_advance: shipped → delivered, and on to completed when
       the delivered state has no required step left. An order paid to the carrier
       whose cash is not reported collected stays Delivered (`uncollected`); one whose
       checklist refuses stays where it is (`not_advanced`, with the refusal); an order
@@ -384,7 +384,7 @@ def _record_order_deliveries(order_id, rows, *, actor, result):
         .select_related("carrier")
         .order_by("pk")
     }
-    changed = False
+    delivered_parcels = False
     for row, match in rows:
         shipment = live.get(match.shipment_id)
         if shipment is None:  # voided since the report was matched
@@ -400,38 +400,36 @@ def _record_order_deliveries(order_id, rows, *, actor, result):
                 )
             )
             continue
-        if shipment.status == Shipment.Status.SHIPPED:
-            if order.status in FINISHED:
-                result.skipped.append(
-                    DeliveryNote(
-                        row.row,
-                        subject,
-                        _("order %(number)s is %(status)s; its parcels are no longer marked delivered.")
-                        % {"number": order.number, "status": workflow.status_label(order.status)},
-                    )
+        if shipment.status == Shipment.Status.SHIPPED and order.status in FINISHED:
+            result.skipped.append(
+                DeliveryNote(
+                    row.row,
+                    subject,
+                    _("order %(number)s is %(status)s; its parcels are no longer marked delivered.")
+                    % {"number": order.number, "status": workflow.status_label(order.status)},
                 )
-                continue
+            )
+            continue
+        delivered_parcels = True
+        delivered_now = shipment.status == Shipment.Status.SHIPPED
+        if delivered_now:
             _deliver(order, shipment, actor=actor, delivered_at=row.delivered_at, source="carrier_report")
             result.delivered.append(
                 DeliveryNote(row.row, subject, _("delivered %(moment)s") % {"moment": datetime_text(row.delivered_at)})
             )
-            changed = True
-            delivered_now = True
-        else:
-            delivered_now = False
+        collected = ""
         if row.collected:
             order, collected = _collect(order, shipment, row, subject, actor=actor, result=result)
-            changed = changed or collected == "paid"
-            if collected == "refused" or collected == "paid":
-                continue
-        if not delivered_now:
+        if not delivered_now and collected not in ("paid", "refused"):
             reason = _("already delivered %(moment)s; left as it is.") % {
                 "moment": datetime_text(shipment.delivered_at) if shipment.delivered_at else "—"
             }
-            if row.collected:
+            if collected == "recorded":
                 reason = joined_clauses([reason, _("its cash is recorded already")])
             result.skipped.append(DeliveryNote(row.row, subject, reason))
-    if changed:
+    if delivered_parcels:
+        # Also when every parcel was delivered already (marked by hand, an earlier
+        # report): the report confirms it, and the order moves on if it still can.
         _advance_delivered(order, live.values(), actor=actor, result=result)
 
 

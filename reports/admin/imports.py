@@ -118,7 +118,7 @@ class ImportAdminMixin:
                 else:
                     if not preview_only:
                         return self._import_finished(request, report)
-                    token = self._keep_upload(request, upload) if report.ok and report.created else None
+                    token = self._keep_upload(request, upload) if report.ok and report.changes_anything else None
                     return self._preview_page(request, report, token=token)
             messages.error(request, _("Nothing was imported: correct the errors below."))
         else:

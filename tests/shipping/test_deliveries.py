@@ -19,7 +19,7 @@ from orders.services import order_cancel, order_payment_collect
 from reports.imports import run_import
 from shipping.models import Carrier, Shipment, ShipmentLine
 from shipping.selectors import deliveries_match
-from shipping.services import DeliveryReportRow, DeliveryRowsRefused, deliveries_record
+from shipping.services import DeliveryReportRow, DeliveryRowsRefused, deliveries_record, shipment_mark_delivered
 from tests.factories import CarrierFactory, OrderFactory, UserFactory, order_to
 
 pytestmark = pytest.mark.django_db
@@ -259,7 +259,7 @@ def test_an_order_stays_shipped_until_all_its_parcels_are_delivered():
 
 
 def test_parcels_already_delivered_not_handed_over_or_of_finished_orders_are_skipped_as_they_are():
-    delivered = OrderFactory(delivered=True)
+    delivered = OrderFactory(status=OrderStatus.COMPLETED)
     delivered_parcel = parcel(delivered)
     packed = OrderFactory(packed=True)
     pending = Shipment.objects.create(order=packed, carrier=CarrierFactory(), tracking_number="777777777777")
@@ -277,6 +277,15 @@ def test_parcels_already_delivered_not_handed_over_or_of_finished_orders_are_ski
     assert reasons[3] == "waiting for pickup: not handed to the carrier yet, so not marked delivered."
     assert reasons[4] == f"order {returned.number} is Returned; its parcels are no longer marked delivered."
     assert [skip.label for skip in report.skipped][1] == f"T-Cat 777777777777 ({packed.number})"
+
+
+def test_an_order_left_shipped_after_its_parcel_was_marked_delivered_by_hand_moves_on():
+    order, shipment = shipped()
+    shipment_mark_delivered(shipment=shipment, actor=None)
+    report = run(f"tracking_number,delivered_at\n{shipment.tracking_number},{YESTERDAY}\n")
+    assert statuses(order) == [OrderStatus.COMPLETED]
+    assert report.created == [] and report.skipped[0].reason.startswith("already delivered")
+    assert report.summary[:3] == ["0 parcels marked delivered.", "1 order moved to Delivered.", "1 order completed."]
 
 
 def test_an_order_whose_checklist_has_a_required_step_left_stays_and_is_listed():
