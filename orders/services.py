@@ -13,7 +13,10 @@ deadlocking (PostgreSQL would fail one of them, and its user would see an error)
 
 1. The order row, before anything else, with `_lock_order`:
    `select_for_update(of=("self",))`, because without `of` a `select_related` join
-   locks the joined rows in the same statement. One order per transaction.
+   locks the joined rows in the same statement. One order per transaction, except a
+   carrier's delivery report (shipping.services.deliveries_record), which locks its
+   orders one after another in ascending id, each with its own rows (step 2) before
+   the next, and no stock.
 2. Then the rows that belong to that order: its checklist items, lines and
    shipments. The shipping receiver moves the shipments on inside the transition,
    after the order lock (shipping/receivers.py). A path that starts from one of these
