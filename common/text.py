@@ -42,6 +42,13 @@ def date_text(moment):
     return date_format(timezone.localtime(moment), "DATE_FORMAT")
 
 
+def amount_text(amount, currency=""):
+    """An amount of money as the order page shows it: "TWD 1,280.00" (two decimals,
+    grouped in thousands, the currency first)."""
+    text = number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)
+    return f"{currency} {text}" if currency else text
+
+
 # CJK ideographs (with extension A and the compatibility block): a name written in them
 # is "family name, then given name" with no space between, as in 王小明.
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

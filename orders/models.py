@@ -1,3 +1,4 @@
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import CountryField
 
-from common.text import bracketed, joined_clauses, labelled
+from common.text import amount_text, bracketed, datetime_text, joined_clauses, labelled
 
 from .names import PART_MAX_LENGTH, name_parts
 from .phones import normalize_phone
@@ -692,6 +693,13 @@ class OrderEvent(models.Model):
                 verbs.get(data.get("action"), data.get("action", "")),
                 f"{data.get('carrier', '')} {data.get('tracking_number', '')}",
             )
+            if data.get("source") == "carrier_report":
+                # Marked delivered by an imported delivery report (shipping.services.deliveries_record).
+                text = "%s — %s" % (
+                    text,
+                    gettext("from the carrier's report, delivered %(delivered_at)s")
+                    % {"delivered_at": _event_moment(data.get("delivered_at"))},
+                )
             # A voided shipment's reason is the event's message.
             return f"{text} — {self.message}" if self.message else text
         if self.kind == OrderEvent.Kind.SCAN:
@@ -711,6 +719,12 @@ class OrderEvent(models.Model):
             return gettext("E-mail sent to %(to)s") % values
         if self.kind == OrderEvent.Kind.ADDRESS:
             return joined_clauses(f"{old or '—'} → {new or '—'}" for old, new in data.get("changed", {}).values())
+        if self.kind == OrderEvent.Kind.PAYMENT and data.get("action") == "collected":
+            # orders.services.order_payment_collect: the carrier's delivery report.
+            return gettext("Paid: %(amount)s collected by the carrier (%(reference)s)") % {
+                "amount": amount_text(data.get("amount", "0"), data.get("currency", "")),
+                "reference": data.get("reference", ""),
+            }
         if self.kind == OrderEvent.Kind.PAYMENT:
             return PaymentStatus(data["payment_status"]).label if data.get("payment_status") in PaymentStatus.values else ""
         if self.kind == OrderEvent.Kind.RETURN:
@@ -748,6 +762,14 @@ class OrderEvent(models.Model):
             return gettext("%(count)s line(s)") % {"count": data.get("lines", 0)}
         return self.message
 
+
+
+def _event_moment(value):
+    """An ISO date-time kept in an event's data, as pages show moments."""
+    try:
+        return datetime_text(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return value or ""
 
 
 class Refund(models.Model):

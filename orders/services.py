@@ -13,7 +13,10 @@ deadlocking (PostgreSQL would fail one of them, and its user would see an error)
 
 1. The order row, before anything else, with `_lock_order`:
    `select_for_update(of=("self",))`, because without `of` a `select_related` join
-   locks the joined rows in the same statement. One order per transaction.
+   locks the joined rows in the same statement. One order per transaction, except a
+   carrier's delivery report (shipping.services.deliveries_record), which locks its
+   orders one after another in ascending id, each with its own rows (step 2) before
+   the next, and no stock.
 2. Then the rows that belong to that order: its checklist items, lines and
    shipments. The shipping receiver moves the shipments on inside the transition,
    after the order lock (shipping/receivers.py). A path that starts from one of these
@@ -44,7 +47,7 @@ from inventory.models import Warehouse
 from inventory.selectors import code_means, product_for_code
 from common.cleaning import parse_id, shortened
 from common.permissions import require_permission
-from common.text import bracketed, joined_clauses, person_name
+from common.text import amount_text, bracketed, joined_clauses, person_name
 from reports import bulk
 
 from . import checklist, workflow
@@ -58,8 +61,10 @@ from .models import (
     OrderChecklistItem,
     OrderEvent,
     OrderLine,
+    COLLECTED_BY_CARRIER,
     OrderStatus,
     REASON_MAX_LENGTH,
+    PaymentMethod,
     PaymentStatus,
     Refund,
     ReturnState,
@@ -947,6 +952,83 @@ def order_mark_paid(*, order, actor):
     order.payment_status = PaymentStatus.PAID
     order.save(update_fields=["payment_status"])
     event_add(order=order, kind=OrderEvent.Kind.PAYMENT, actor=actor, data={"payment_status": PaymentStatus.PAID})
+    return order
+
+
+# The carrier collects on delivery, so only once the parcel has left.
+COLLECTABLE = {S.SHIPPED, S.DELIVERED, S.COMPLETED}
+PAYMENT_REFERENCE_MAX_LENGTH = Order._meta.get_field("payment_reference").max_length
+
+
+@transaction.atomic
+def order_payment_collect(*, order, actor, amount, reference, collected_at=None):
+    """The carrier collected the order's money from the customer (cash on delivery,
+    pay at store pickup: COLLECTED_BY_CARRIER), as its delivery report says: the order
+    becomes paid, with `reference` (the parcel's tracking number) as its payment
+    reference and `collected_at` (the delivery; default now) as when it was paid.
+
+    Refused, changing nothing: an order the carrier does not collect for, one that has
+    not shipped or whose payment is settled (cancelled, returned), one already paid,
+    and an amount other than the order's total (the carrier collects the whole total
+    on one parcel; a different amount is for staff to take up with the carrier)."""
+    require_permission(actor, "orders.mark_paid", _("record payments"))
+    amount = _decimal(amount, "amount")
+    reference = (reference or "").strip()
+    if not reference:
+        raise WorkflowError(_("A collected payment needs a reference, such as the parcel's tracking number."))
+    if len(reference) > PAYMENT_REFERENCE_MAX_LENGTH:
+        raise WorkflowError(
+            _("A payment reference has at most %(max)s characters; this one has %(length)s.")
+            % {"max": PAYMENT_REFERENCE_MAX_LENGTH, "length": len(reference)}
+        )
+    now = timezone.now()
+    if collected_at is not None and collected_at > now:
+        raise WorkflowError(_("A payment cannot be collected in the future."))
+    order = _lock_order(order)
+    if order.payment_method not in COLLECTED_BY_CARRIER:
+        raise WorkflowError(
+            _("Order %(number)s is paid by %(method)s; the carrier collects nothing for it.")
+            % {"number": order.number, "method": PaymentMethod(order.payment_method).label}
+        )
+    if order.status in workflow.PAYMENT_SETTLED or order.status not in COLLECTABLE:
+        raise WorkflowError(
+            _("Order %(number)s is %(status)s; the carrier collects payment only for an order that has shipped.")
+            % {"number": order.number, "status": workflow.status_label(order.status)}
+        )
+    if order.payment_status != PaymentStatus.PENDING:
+        raise StaleAction(
+            _("Order %(number)s is already %(status)s.")
+            % {"number": order.number, "status": order.get_payment_status_display().lower()}
+        )
+    if amount != order.total:
+        raise WorkflowError(
+            _(
+                "The carrier collected %(amount)s but order %(number)s comes to %(total)s; the payment is not "
+                "recorded. Check the amount with the carrier."
+            )
+            % {
+                "amount": amount_text(amount, order.currency),
+                "number": order.number,
+                "total": amount_text(order.total, order.currency),
+            }
+        )
+    order.payment_status = PaymentStatus.PAID
+    order.payment_reference = reference
+    order.paid_at = collected_at or now
+    order.save(update_fields=["payment_status", "payment_reference", "paid_at"])
+    event_add(
+        order=order,
+        kind=OrderEvent.Kind.PAYMENT,
+        actor=actor,
+        data={
+            "payment_status": PaymentStatus.PAID,
+            "action": "collected",
+            "method": order.payment_method,
+            "reference": reference,
+            "amount": str(amount),
+            "currency": order.currency,
+        },
+    )
     return order
 
 

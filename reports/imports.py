@@ -84,13 +84,26 @@ class Skipped:
 
 
 @dataclass
+class ReportSection:
+    """More that an import has to say than created and skipped (the delivery report:
+    unknown tracking numbers, orders that could not advance): a heading and its lines
+    (each a text, e.g. "row 4, 1234: no parcel has this number")."""
+
+    key: str  # stable, for the page's class names and tests
+    title: str
+    lines: list = field(default_factory=list)
+
+
+@dataclass
 class ImportReport:
     """What an import did, or in a dry run would do.
 
     `created`: a label per record created (an order with its lines is one record);
     `skipped`: records left as they are, with the reason; `errors`: every bad cell
     or row. `written` is True once the rows are in the database; `refusal` is the
-    reason a service refused the write, after which nothing was written."""
+    reason a service refused the write, after which nothing was written.
+    `summary` (sentences, such as "3 parcels delivered") and `sections` are what an
+    importer adds beyond those; the command and the admin pages show them."""
 
     kind: str
     dry_run: bool
@@ -99,6 +112,20 @@ class ImportReport:
     errors: list = field(default_factory=list)
     refusal: str = ""
     written: bool = False
+    summary: list = field(default_factory=list)
+    sections: list = field(default_factory=list)
+    # Changes besides the records created (the delivery report: orders moved on whose
+    # parcels were delivered before), so that such a file can still be confirmed.
+    other_changes: int = 0
+
+    @property
+    def changes_anything(self):
+        return bool(self.created) or self.other_changes > 0
+
+    def section(self, key, title, lines):
+        """Add a section, if it has lines."""
+        if lines:
+            self.sections.append(ReportSection(key, str(title), [str(line) for line in lines]))
 
     def error(self, row, column, reason):
         self.errors.append(RowError(row, column, reason))
@@ -144,6 +171,14 @@ class Importer:
       in `report`, and return what `write` needs. Reads only.
     - `write(plan, *, actor)`: write it through the services, inside the caller's
       transaction; raise ImportRefused when a service refuses.
+    - optionally `preview(plan, report, *, actor)`: in a dry run of a file without
+      errors, add to `report` what the write would do that `plan` cannot tell by
+      reading alone (the delivery report works it out and rolls it back); raise
+      ImportRefused when a service refuses. The default adds nothing.
+
+    `result_page`: the admin shows the report after a confirmed import (instead of
+    going back to the list with a one-line message), for imports whose outcome is
+    more than records created.
     """
 
     name = ""
@@ -152,9 +187,13 @@ class Importer:
     optional_columns = ()
     permission = None
     existing = ""
+    result_page = False
 
     def plan(self, rows, report):
         raise NotImplementedError
+
+    def preview(self, plan, report, *, actor):
+        return None
 
     def write(self, plan, *, actor):
         raise NotImplementedError
@@ -182,7 +221,13 @@ def run_import(kind, file, *, actor, dry_run, name=None):
         report = ImportReport(kind=kind, dry_run=dry_run)
         report.errors.extend(table.errors)
         plan = importer.plan(table.rows, report)
-        if report.errors or dry_run:
+        if report.errors:
+            return report
+        if dry_run:
+            try:
+                importer.preview(plan, report, actor=actor)
+            except ImportRefused as refusal:
+                report.refusal = str(refusal)
             return report
         try:
             with transaction.atomic():

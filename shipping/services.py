@@ -7,17 +7,25 @@ order, and only then locks and re-reads the shipment. The bulk helpers at the bo
 run inside an order's transition, under its lock (shipping/receivers.py).
 """
 
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from common.permissions import require_permission
+from common.text import amount_text, bracketed, datetime_text, joined_clauses, labelled
 from orders import workflow
-from orders.models import Order, OrderEvent, OrderStatus
-from orders.services import checked_reason, event_add
+from orders.exceptions import WorkflowError
+from orders.models import COLLECTED_BY_CARRIER, Order, OrderEvent, OrderStatus, PaymentStatus
+from orders.services import checked_reason, event_add, order_advance, order_payment_collect
 
 from .exceptions import ShippingError
-from .models import Shipment, ShipmentLine
+from .models import Carrier, Shipment, ShipmentLine
+from .selectors import deliveries_match
 from .tracking import TRACKING_NUMBER_MAX_LENGTH, normalise_tracking_number, pattern_error, tracking_number_valid
 
 SHIPPABLE = {OrderStatus.PROCESSING, OrderStatus.PACKED}
@@ -164,15 +172,19 @@ def shipment_mark_delivered(*, shipment, actor):
             _("Shipment %(number)s is %(status)s, not shipped.")
             % {"number": shipment.tracking_number, "status": shipment.get_status_display()}
         )
+    return _deliver(order, shipment, actor=actor, delivered_at=timezone.now())
+
+
+def _deliver(order, shipment, *, actor, delivered_at, source=""):
+    """Mark the locked `shipment` of the locked `order` delivered at `delivered_at`,
+    with the "delivered" event (`source` "carrier_report" when a report said so)."""
     shipment.status = Shipment.Status.DELIVERED
-    shipment.delivered_at = timezone.now()
+    shipment.delivered_at = delivered_at
     shipment.save(update_fields=["status", "delivered_at"])
-    event_add(
-        order=shipment.order,
-        kind=OrderEvent.Kind.SHIPMENT,
-        actor=actor,
-        data={"action": "delivered", "carrier": shipment.carrier.code, "tracking_number": shipment.tracking_number},
-    )
+    data = {"action": "delivered", "carrier": shipment.carrier.code, "tracking_number": shipment.tracking_number}
+    if source:
+        data.update(source=source, delivered_at=delivered_at.isoformat())
+    event_add(order=order, kind=OrderEvent.Kind.SHIPMENT, actor=actor, data=data)
     return shipment
 
 
@@ -203,6 +215,301 @@ def shipment_void(*, shipment, actor, reason):
         data={"action": "voided", "carrier": shipment.carrier.code, "tracking_number": shipment.tracking_number},
     )
     return shipment
+
+
+# --- delivery reports ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryReportRow:
+    """One row of a carrier's delivery report: its row number in the file, the
+    parcel's tracking number, when it was delivered, what the carrier collected for
+    it (None or 0: nothing) and, when the report says, the carrier (a Carrier)."""
+
+    row: int
+    tracking_number: str
+    delivered_at: datetime
+    collected: Decimal | None = None
+    carrier: Carrier | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryNote:
+    """What happened to one row (`row`) or one order (`row` None): `subject` names
+    the parcel ("T-Cat 123456789012 (SO-1052)") or the order, `reason` says what."""
+
+    row: int | None
+    subject: str
+    reason: str
+
+    def __str__(self):
+        text = labelled(self.subject, self.reason)
+        return _("row %(row)s, %(text)s") % {"row": self.row, "text": text} if self.row is not None else text
+
+
+@dataclass
+class DeliveriesResult:
+    """What deliveries_record did, or in a dry run would do."""
+
+    dry_run: bool
+    delivered: list = field(default_factory=list)  # parcels marked delivered (one note per row)
+    paid: list = field(default_factory=list)  # orders paid: the carrier collected the cash (per row)
+    advanced: list = field(default_factory=list)  # numbers of the orders now Delivered
+    completed: list = field(default_factory=list)  # numbers of the orders now Completed
+    unknown: list = field(default_factory=list)  # rows whose number no live parcel has
+    skipped: list = field(default_factory=list)  # already delivered, not handed over, order finished
+    refused: list = field(default_factory=list)  # collected amounts not recorded, with the reason
+    not_advanced: list = field(default_factory=list)  # orders that stay where they are, with the reason
+    uncollected: list = field(default_factory=list)  # delivered orders paid to the carrier, cash not reported
+
+    @property
+    def changed(self):
+        return bool(self.delivered or self.paid)
+
+
+class DeliveryRowsRefused(ShippingError):
+    """Rows of a delivery report that match no single parcel (a number two carriers
+    share, a parcel given twice) or give an impossible date: `errors` holds (row,
+    column, reason) for each, and nothing was recorded."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__(
+            ngettext(
+                "Nothing was recorded: %(count)s row of the report cannot be matched to one parcel (%(rows)s).",
+                "Nothing was recorded: %(count)s rows of the report cannot be matched to one parcel (%(rows)s).",
+                len(self.errors),
+            )
+            % {"count": len(self.errors), "rows": "; ".join(f"{row}: {reason}" for row, _column, reason in self.errors)}
+        )
+
+
+def _checked_report_rows(rows):
+    """The rows in row order with their numbers normalised, refusing what no report
+    can say: a blank or too long number, a delivery in the future, a negative amount,
+    the same parcel (number and carrier) twice."""
+    now = timezone.now()
+    checked, seen = [], {}
+    for row in sorted(rows, key=lambda row: row.row):
+        number = normalise_tracking_number(row.tracking_number)
+        if not number or len(number) > TRACKING_NUMBER_MAX_LENGTH:
+            raise ShippingError(_("Row %(row)s: a tracking number is required, at most 64 characters.") % {"row": row.row})
+        if timezone.is_naive(row.delivered_at) or row.delivered_at > now:
+            raise ShippingError(_("Row %(row)s: the delivery time must be a moment in the past.") % {"row": row.row})
+        if row.collected is not None and (not isinstance(row.collected, Decimal) or row.collected < 0):
+            raise ShippingError(_("Row %(row)s: a collected amount cannot be negative.") % {"row": row.row})
+        key = (number, row.carrier.pk if row.carrier else None)
+        if key in seen:
+            raise ShippingError(
+                _("Row %(row)s gives parcel %(number)s again (row %(first)s).")
+                % {"row": row.row, "number": number, "first": seen[key]}
+            )
+        seen[key] = row.row
+        checked.append(replace(row, tracking_number=number))
+    return checked
+
+
+@transaction.atomic
+def deliveries_record(*, rows, actor, dry_run=False):
+    """Record a carrier's delivery report: `rows` are DeliveryReportRows. Returns a
+    DeliveriesResult. All in one transaction; in a dry run everything is worked out
+    exactly as it would be written (the same code, orders advanced, payments
+    recorded), then rolled back, so the preview is what the import will do.
+
+    - A row matching a shipped parcel marks it delivered at the row's delivered_at,
+      with the shipment "delivered" event "from the carrier's report".
+    - A row whose number no live parcel has is listed (`unknown`), not refused: the
+      rest of the report is recorded. A parcel already delivered, one still waiting
+      for pickup (not handed to the carrier) and one of a finished order (cancelled,
+      returned, completed) are listed (`skipped`) and left as they are.
+    - `collected`: for an order paid to the carrier (COLLECTED_BY_CARRIER) the cash
+      is collected on one parcel, any of the order's, for the whole total: that row
+      pays the order (orders.services.order_payment_collect, the tracking number as
+      its reference). A different amount, an order the carrier does not collect for
+      or one already paid otherwise is listed (`refused`) with the reason; the
+      delivery itself is still recorded. The same row imported again changes nothing.
+    - Then each order the report has a delivered parcel of (delivered now or
+      before) whose live parcels are now all delivered advances through order_advance: shipped → delivered, and on to completed when
+      the delivered state has no required step left. An order paid to the carrier
+      whose cash is not reported collected stays Delivered (`uncollected`); one whose
+      checklist refuses stays where it is (`not_advanced`, with the refusal); an order
+      with parcels still on the way stays Shipped (`not_advanced`).
+    Nothing else is touched.
+
+    Permissions: orders.import_data and orders.advance_order; orders.mark_paid as
+    well when a row carries a collected amount. Rows that match no single parcel or
+    give an impossible date raise DeliveryRowsRefused, writing nothing.
+
+    Lock order (orders/services.py): the orders in ascending id, each locked and then
+    its live parcels, before the next; nothing but an order's own rows is locked
+    while its lock is held, so the import cannot deadlock against staff, who lock one
+    order at a time, or against another import."""
+    require_permission(actor, "orders.import_data", _("import delivery reports"))
+    require_permission(actor, "orders.advance_order", _("confirm deliveries"))
+    rows = _checked_report_rows(rows)
+    if any(row.collected for row in rows):
+        require_permission(actor, "orders.mark_paid", _("record cash collected by carriers"))
+    matches, unknown, errors = deliveries_match(rows)
+    if errors:
+        raise DeliveryRowsRefused(errors)
+    result = DeliveriesResult(dry_run=dry_run)
+    for row in unknown:
+        result.unknown.append(DeliveryNote(row.row, row.tracking_number, _unknown_reason(row)))
+    by_order = {}
+    for row in rows:
+        if row.row in matches:
+            by_order.setdefault(matches[row.row].order_id, []).append((row, matches[row.row]))
+    for order_id in sorted(by_order):
+        _record_order_deliveries(order_id, by_order[order_id], actor=actor, result=result)
+    if dry_run:
+        transaction.set_rollback(True)
+    return result
+
+
+def _unknown_reason(row):
+    if row.carrier is not None:
+        return _("no live %(carrier)s parcel has this tracking number; nothing was recorded for it.") % {
+            "carrier": row.carrier.name
+        }
+    return _("no live parcel has this tracking number (mistyped, voided or not entered yet); nothing was recorded for it.")
+
+
+def _record_order_deliveries(order_id, rows, *, actor, result):
+    order = _lock_order(order_id)
+    live = {
+        shipment.pk: shipment
+        for shipment in Shipment.objects.select_for_update(of=("self",))
+        .filter(order=order)
+        .exclude(status=Shipment.Status.CANCELLED)
+        .select_related("carrier")
+        .order_by("pk")
+    }
+    delivered_parcels = False
+    for row, match in rows:
+        shipment = live.get(match.shipment_id)
+        if shipment is None:  # voided since the report was matched
+            result.unknown.append(DeliveryNote(row.row, row.tracking_number, _unknown_reason(row)))
+            continue
+        subject = bracketed(f"{shipment.carrier.name} {shipment.tracking_number}", order.number)
+        if shipment.status == Shipment.Status.PENDING:
+            result.skipped.append(
+                DeliveryNote(
+                    row.row,
+                    subject,
+                    _("waiting for pickup: not handed to the carrier yet, so not marked delivered."),
+                )
+            )
+            continue
+        if shipment.status == Shipment.Status.SHIPPED and order.status in FINISHED:
+            result.skipped.append(
+                DeliveryNote(
+                    row.row,
+                    subject,
+                    _("order %(number)s is %(status)s; its parcels are no longer marked delivered.")
+                    % {"number": order.number, "status": workflow.status_label(order.status)},
+                )
+            )
+            continue
+        delivered_parcels = True
+        delivered_now = shipment.status == Shipment.Status.SHIPPED
+        if delivered_now:
+            _deliver(order, shipment, actor=actor, delivered_at=row.delivered_at, source="carrier_report")
+            result.delivered.append(
+                DeliveryNote(row.row, subject, _("delivered %(moment)s") % {"moment": datetime_text(row.delivered_at)})
+            )
+        collected = ""
+        if row.collected:
+            order, collected = _collect(order, shipment, row, subject, actor=actor, result=result)
+        if not delivered_now and collected not in ("paid", "refused"):
+            reason = _("already delivered %(moment)s; left as it is.") % {
+                "moment": datetime_text(shipment.delivered_at) if shipment.delivered_at else "—"
+            }
+            if collected == "recorded":
+                reason = joined_clauses([reason, _("its cash is recorded already")])
+            result.skipped.append(DeliveryNote(row.row, subject, reason))
+    if delivered_parcels:
+        # Also when every parcel was delivered already (marked by hand, an earlier
+        # report): the report confirms it, and the order moves on if it still can.
+        _advance_delivered(order, live.values(), actor=actor, result=result)
+
+
+def _collect(order, shipment, row, subject, *, actor, result):
+    """The cash the carrier reports collected on `shipment`: "paid" (recorded now),
+    "recorded" (this parcel paid the order already: a report imported again) or
+    "refused" (listed with the reason). Returns (the order as it now is, outcome)."""
+    if order.payment_status == PaymentStatus.PAID and order.payment_reference == shipment.tracking_number:
+        return order, "recorded"
+    try:
+        with transaction.atomic():
+            order = order_payment_collect(
+                order=order,
+                actor=actor,
+                amount=row.collected,
+                reference=shipment.tracking_number,
+                collected_at=row.delivered_at,
+            )
+    except WorkflowError as refusal:
+        result.refused.append(DeliveryNote(row.row, subject, _("cash not recorded: %(reason)s") % {"reason": refusal}))
+        return order, "refused"
+    result.paid.append(
+        DeliveryNote(
+            row.row, subject, _("%(amount)s collected") % {"amount": amount_text(row.collected, order.currency)}
+        )
+    )
+    return order, "paid"
+
+
+def _advance_delivered(order, parcels, *, actor, result):
+    """Advance `order` (locked) once every live parcel is delivered: shipped →
+    delivered → completed, as far as its checklist allows (see deliveries_record)."""
+    parcels = list(parcels)
+    delivered = sum(1 for parcel in parcels if parcel.status == Shipment.Status.DELIVERED)
+    if delivered < len(parcels):
+        if order.status == OrderStatus.SHIPPED:
+            result.not_advanced.append(
+                DeliveryNote(
+                    None,
+                    order.number,
+                    ngettext(
+                        "%(delivered)s of %(count)s parcel delivered; stays Shipped until the others are.",
+                        "%(delivered)s of %(count)s parcels delivered; stays Shipped until the others are.",
+                        len(parcels),
+                    )
+                    % {"delivered": delivered, "count": len(parcels)},
+                )
+            )
+        return
+    if order.status == OrderStatus.SHIPPED:
+        order = _advance_from(order, actor=actor, result=result)
+        if order is None:
+            return
+        result.advanced.append(order.number)
+    if order.status != OrderStatus.DELIVERED:
+        return
+    if order.payment_method in COLLECTED_BY_CARRIER and order.payment_status == PaymentStatus.PENDING:
+        result.uncollected.append(
+            DeliveryNote(
+                None,
+                order.number,
+                _("delivered, cash not reported collected (%(method)s); stays Delivered until it is.")
+                % {"method": order.get_payment_method_display()},
+            )
+        )
+        return
+    order = _advance_from(order, actor=actor, result=result)
+    if order is not None:
+        result.completed.append(order.number)
+
+
+def _advance_from(order, *, actor, result):
+    """order_advance from the order's state; None, with the refusal listed, when its
+    checklist (or anything else) refuses."""
+    try:
+        with transaction.atomic():
+            return order_advance(order=order, actor=actor, expected_status=order.status)
+    except WorkflowError as refusal:
+        result.not_advanced.append(DeliveryNote(None, order.number, str(refusal)))
+        return None
 
 
 # --- following the order (shipping/receivers.py, inside the transition, under the order lock) ---

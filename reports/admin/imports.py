@@ -65,6 +65,8 @@ class ImportAdminMixin:
     # Rows listed under "would be imported" on the preview; the rest are counted.
     import_preview_limit = 200
     import_upload_max_age = timedelta(hours=1)
+    # The list's button ("Import" when None).
+    import_button_label = None
 
     def get_import_kind(self, request):
         return self.import_kind
@@ -89,7 +91,11 @@ class ImportAdminMixin:
 
     def changelist_view(self, request, extra_context=None):
         if self.has_import_permission(request):
-            extra_context = {**(extra_context or {}), "report_import_url": self._import_url()}
+            extra_context = {
+                **(extra_context or {}),
+                "report_import_url": self._import_url(),
+                "report_import_label": self.import_button_label,
+            }
         return super().changelist_view(request, extra_context)
 
     # --- views ---------------------------------------------------------------------
@@ -112,7 +118,7 @@ class ImportAdminMixin:
                 else:
                     if not preview_only:
                         return self._import_finished(request, report)
-                    token = self._keep_upload(request, upload) if report.ok and report.created else None
+                    token = self._keep_upload(request, upload) if report.ok and report.changes_anything else None
                     return self._preview_page(request, report, token=token)
             messages.error(request, _("Nothing was imported: correct the errors below."))
         else:
@@ -186,6 +192,9 @@ class ImportAdminMixin:
             % {"kind": importer.verbose_name, "created": len(report.created), "skipped": len(report.skipped)},
             messages.SUCCESS,
         )
+        if importer.result_page:
+            # What it did, with what it listed (the preview page, saying "imported").
+            return self._preview_page(request, report)
         info = self.admin_site.name, self.opts.app_label, self.opts.model_name
         return HttpResponseRedirect(reverse("%s:%s_%s_changelist" % info))
 

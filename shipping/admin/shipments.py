@@ -12,6 +12,7 @@ from common.admin import ReadOnlyAdminMixin
 from common.messages import named_line, report_bulk
 from inventory.admin import GuardedListAdminMixin, object_url
 from reports.admin.exports import ExportAdminMixin
+from reports.admin.imports import ImportAdminMixin
 
 from ..exceptions import ShippingError
 from ..models import Shipment, ShipmentLine
@@ -38,13 +39,19 @@ class ShipmentLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(ExportAdminMixin, GuardedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ShipmentAdmin(ImportAdminMixin, ExportAdminMixin, GuardedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """1.5 million shipments and growing: every way of listing them is served by an
     index (Shipment.Meta.indexes): newest first, by status, by carrier, by order, by
     tracking number. The count is capped and deep pages are read by key
-    (GuardedListAdminMixin)."""
+    (GuardedListAdminMixin).
+
+    "Import delivery report" (managers: orders.import_data and orders.advance_order)
+    reads a carrier's report of delivered parcels (shipping/imports.py, kind
+    `deliveries`): previewed, then confirmed, then its outcome shown."""
 
     export_kind = "shipments"
+    import_kind = "deliveries"
+    import_button_label = gettext_lazy("Import delivery report")
     export_filter_params = {"status__exact": "status", "carrier__id__exact": "carrier"}
     list_display = ["tracking_number", "carrier", "status", "order_link", "created_at", "shipped_at", "delivered_at", "track"]
     list_select_related = ["carrier", "order"]

@@ -209,7 +209,7 @@ def test_import_csv_prints_every_bad_row_and_fails(tmp_path, capsys):
 
 
 def test_import_csv_refuses_an_unknown_kind_a_missing_file_and_a_bad_file(tmp_path):
-    with pytest.raises(CommandError, match="Unknown kind “planets”; choose one of: orders, products, stock, warehouses"):
+    with pytest.raises(CommandError, match="Unknown kind “planets”; choose one of: deliveries, orders, products, stock, warehouses"):
         call_command("import_csv", "planets", str(tmp_path / "x.csv"))
     with pytest.raises(CommandError, match="There is no file at"):
         call_command("import_csv", "warehouses", str(tmp_path / "missing.csv"))

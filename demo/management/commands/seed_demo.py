@@ -15,7 +15,9 @@ import logging
 import random
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
@@ -30,6 +32,7 @@ from orders import services
 from orders.defaults import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
 from orders.selectors import split_limits
 from orders.models import (
+    COLLECTED_BY_CARRIER,
     Customer,
     DeliveryMethod,
     Order,
@@ -300,7 +303,12 @@ class Command(BaseCommand):
             if orders >= BACKORDER_MIN_ORDERS:
                 with transaction.atomic():
                     self.seed_backorder()
+        report_path = self.write_delivery_report()
         self.report(received, created)
+        if report_path:
+            self.stdout.write(
+                f"A carrier's delivery report to try (Shipping › Shipments › Import delivery report): {report_path}"
+            )
 
     # --- reference data ---------------------------------------------------------
 
@@ -779,6 +787,33 @@ class Command(BaseCommand):
             [(pk, [move(created_at)]) for pk, created_at in Refund.objects.filter(order=order).values_list("pk", "created_at")],
         )
         Order.objects.filter(pk=order.pk).update(placed_at=placed_at, status_changed_at=changed_at)
+
+    def write_delivery_report(self):
+        """A carrier's delivery report (import kind `deliveries`) for every other
+        shipped demo order, with the cash collected for an order paid on delivery,
+        and one number nobody entered (to be listed as unknown), written to
+        MEDIA_ROOT/demo/delivery-report.csv; it is written again on each run from
+        the orders as they are then. None when no order is shipped."""
+        parcels = list(
+            Shipment.objects.filter(status=Shipment.Status.SHIPPED, order__status=S.SHIPPED)
+            .select_related("order")
+            .order_by("order__number", "pk")
+        )[::2]
+        if not parcels:
+            return None
+        # Now, to the minute: after every demo parcel left, and past by the time it is imported.
+        delivered_at = timezone.localtime(timezone.now()).strftime("%Y-%m-%dT%H:%M")
+        lines = ["tracking_number,delivered_at,collected"]
+        for parcel in parcels:
+            order = parcel.order
+            collected = order.total if order.payment_method in COLLECTED_BY_CARRIER and order.payment_status == PaymentStatus.PENDING else ""
+            lines.append(f"{parcel.tracking_number},{delivered_at},{collected}")
+        lines.append(f"9999999999999,{delivered_at},")  # no demo carrier's pattern: listed as unknown
+        directory = Path(settings.MEDIA_ROOT) / "demo"
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "delivery-report.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
 
     # --- output ------------------------------------------------------------------
 

@@ -1,9 +1,12 @@
 """`import_csv KIND PATH [--dry-run]`: import a CSV (or XLSX) file, all or nothing.
 
 Thin: reports.imports.run_import checks and writes, as the system (actor=None).
-Prints what was (or, with --dry-run, would be) created and skipped, and every bad
-row as `row N, column C: reason`; with any bad row nothing is written and the
-command fails, so a script calling it stops there.
+Prints what was (or, with --dry-run, would be) created and skipped, what else the
+importer reports (the delivery report: unknown tracking numbers, orders that could
+not advance, with counts), and every bad row as `row N, column C: reason`; with any
+bad row nothing is written and the command fails, so a script calling it stops
+there. Listed rows (an unknown tracking number) are not bad rows: the command
+succeeds.
 """
 
 from pathlib import Path
@@ -17,7 +20,7 @@ from reports.registry import import_kinds
 
 
 class Command(BaseCommand):
-    help = "Import warehouses, products, stock counts or orders from a CSV or XLSX file, all or nothing."
+    help = "Import warehouses, products, stock counts, orders or a carrier's delivery report from a CSV or XLSX file, all or nothing."
 
     def add_arguments(self, parser):
         parser.add_argument("kind", help="What the file holds: " + ", ".join(sorted(import_kinds())))
@@ -60,6 +63,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"{action}: {label}")
             for skipped in report.skipped:
                 self.stdout.write(_("skipped %(skipped)s") % {"skipped": skipped})
+            # What the importer has to say beyond those (the delivery report's unknown
+            # tracking numbers, orders that could not advance), one heading each.
+            for section in report.sections:
+                self.stdout.write(f"{section.title}:")
+                for line in section.lines:
+                    self.stdout.write(f"  {line}")
+        for line in report.summary:
+            self.stdout.write(line)
         summary = {"created": len(report.created), "skipped": len(report.skipped), "kind": verbose_name}
         if dry_run:
             self.stdout.write(_("Dry run, nothing written: %(created)s %(kind)s would be imported, %(skipped)s skipped.") % summary)
