@@ -691,6 +691,8 @@ class OrderEvent(models.Model):
                 verbs.get(data.get("action"), data.get("action", "")),
                 f"{data.get('carrier', '')} {data.get('tracking_number', '')}",
             )
+            if data.get("lines"):  # what a created parcel holds (events before parcels had none)
+                text = bracketed(text, ", ".join(f"{qty} × {sku}" for sku, qty in data["lines"]))
             # A voided shipment's reason is the event's message.
             return f"{text} — {self.message}" if self.message else text
         if self.kind == OrderEvent.Kind.SCAN:
