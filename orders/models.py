@@ -700,6 +700,8 @@ class OrderEvent(models.Model):
                     gettext("from the carrier's report, delivered %(delivered_at)s")
                     % {"delivered_at": _event_moment(data.get("delivered_at"))},
                 )
+            if data.get("lines"):  # what a created parcel holds (events before parcels had none)
+                text = bracketed(text, ", ".join(f"{qty} × {sku}" for sku, qty in data["lines"]))
             # A voided shipment's reason is the event's message.
             return f"{text} — {self.message}" if self.message else text
         if self.kind == OrderEvent.Kind.SCAN:

@@ -24,7 +24,9 @@ def order_for_page(pk):
             "lines",
             Prefetch("split_orders", queryset=Order.objects.only("pk", "number", "status", "split_from").order_by("pk")),
             Prefetch("checklist_items", queryset=OrderChecklistItem.objects.select_related("done_by")),
-            Prefetch("shipments", queryset=Shipment.objects.select_related("carrier")),
+            # Each parcel with the units of each line it holds (the page lists them, and
+            # the "shipment with a valid tracking number" step adds them up).
+            Prefetch("shipments", queryset=Shipment.objects.select_related("carrier").prefetch_related("lines")),
             Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("-created_at", "-id")),
         )
         .get(pk=pk)
@@ -108,7 +110,7 @@ def _attach_rows(orders, name, rows):
 class _LineRow:
     """The fields of an order line the automatic checks read (checklist.py)."""
 
-    __slots__ = ("order_id", "product_id", "sku", "quantity", "quantity_scanned")
+    __slots__ = ("id", "order_id", "product_id", "sku", "quantity", "quantity_scanned")
 
     def __init__(self, *values):
         for name, value in zip(self.__slots__, values):
@@ -143,8 +145,8 @@ def list_checklist_progress(orders):
     # As prefetch_related("lines", "shipments") would, in one query each, without its
     # queryset per order, and only for the orders whose checks read them:
     # order.lines.all() and order.shipments.all() give the order's rows (in each
-    # model's ordering), all the checks read of them. Lines as plain rows of the five
-    # fields the checks read (a page's 200 lines as model instances cost more than
+    # model's ordering), all the checks read of them, and each shipment's parcel lines
+    # (one query more). Lines as plain rows of the six fields the checks read (a page's 200 lines as model instances cost more than
     # their query).
     def reading(name):
         return [order for order in orders if name in reads[order.pk]]
@@ -153,7 +155,7 @@ def list_checklist_progress(orders):
         rows = OrderLine.objects.filter(order_id__in=[order.pk for order in lines_for])
         _attach_rows(lines_for, "lines", (_LineRow(*values) for values in rows.values_list(*_LineRow.__slots__)))
     if shipments_for := reading("shipments"):
-        shipments = shipment_model().objects.select_related("carrier")
+        shipments = shipment_model().objects.select_related("carrier").prefetch_related("lines")
         _attach_rows(shipments_for, "shipments", shipments.filter(order_id__in=[o.pk for o in shipments_for]))
     if stock_for := reading("stock"):
         prefetch_stock(stock_for)

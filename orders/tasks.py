@@ -10,11 +10,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db.models import Prefetch
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django_tasks import task
 
-from .models import Order, OrderEvent
+from .models import Order, OrderEvent, shipment_model
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,20 @@ def _error_text(error):
 
 @task()
 def notify_order_shipped(*, order_id, attempt=1):
-    order = Order.objects.select_related("customer").prefetch_related("shipments__carrier").get(pk=order_id)
+    Shipment = shipment_model()
+    parcel_lines = Shipment._meta.get_field("lines").related_model.objects
+    # Every parcel that left (not a voided one), each with what it holds.
+    parcels = (
+        Shipment.objects.exclude(status=Shipment.Status.CANCELLED)
+        .select_related("carrier")
+        .prefetch_related(Prefetch("lines", queryset=parcel_lines.select_related("order_line").order_by("order_line_id")))
+        .order_by("created_at", "pk")
+    )
+    order = (
+        Order.objects.select_related("customer")
+        .prefetch_related(Prefetch("shipments", queryset=parcels))
+        .get(pk=order_id)
+    )
     customer = order.customer
     if not customer.email:
         return

@@ -1,31 +1,41 @@
 """Writes to shipments. Transitions of the order call the bulk helpers at the bottom.
 
 Locks follow the lock order written down in orders/services.py ("Lock order"): the
-order row first, then its shipments. A path that starts from a shipment (marking it
-delivered, voiding it) takes the order id from the shipment without a lock, locks the
-order, and only then locks and re-reads the shipment. The bulk helpers at the bottom
-run inside an order's transition, under its lock (shipping/receivers.py).
+order row first, then its lines and shipments. A path that starts from a shipment
+(marking it delivered, voiding it) takes the order id from the shipment without a
+lock, locks the order, and only then locks and re-reads the shipment. The bulk
+helpers at the bottom run inside an order's transition, under its lock
+(shipping/receivers.py).
+
+Parcels: an order ships in one or more shipments, each holding a quantity of some of
+its lines (ShipmentLine). What is left of a line to put in a parcel is its ordered
+quantity less the units in its live (not cancelled) parcels; shipment_create reads
+that under the order's lock and its lines' locks, so two staff booking parcels for
+the same line at once are serialised and the second is refused with what is left:
+the units in live parcels never exceed the ordered quantity.
 """
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from numbers import Integral
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from common.cleaning import parse_id, parse_whole_number
 from common.permissions import require_permission
 from common.text import amount_text, bracketed, datetime_text, joined_clauses, labelled
 from orders import workflow
 from orders.exceptions import WorkflowError
-from orders.models import COLLECTED_BY_CARRIER, Order, OrderEvent, OrderStatus, PaymentStatus
+from orders.models import COLLECTED_BY_CARRIER, Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus
 from orders.services import checked_reason, event_add, order_advance, order_payment_collect
 
 from .exceptions import ShippingError
 from .models import Carrier, Shipment, ShipmentLine
-from .selectors import deliveries_match
+from .selectors import deliveries_match, parcel_quantities
 from .tracking import TRACKING_NUMBER_MAX_LENGTH, normalise_tracking_number, pattern_error, tracking_number_valid
 
 SHIPPABLE = {OrderStatus.PROCESSING, OrderStatus.PACKED}
@@ -44,30 +54,9 @@ def _lock_shipment(shipment_id):
     return Shipment.objects.select_for_update(of=("self",)).select_related("carrier").get(pk=shipment_id)
 
 
-def _live_shipment(order):
-    """The order's shipment that is not cancelled (there is at most one), or None."""
-    return (
-        Shipment.objects.filter(order=order)
-        .exclude(status=Shipment.Status.CANCELLED)
-        .select_related("carrier")
-        .order_by("pk")
-        .first()
-    )
-
-
-def _second_shipment_refusal(order, live):
-    return ShippingError(
-        _(
-            "Order %(number)s already has shipment %(carrier)s %(tracking_number)s (%(status)s); "
-            "void it before creating another."
-        )
-        % {
-            "number": order.number,
-            "carrier": live.carrier.name,
-            "tracking_number": live.tracking_number,
-            "status": live.get_status_display(),
-        }
-    )
+def _lock_lines(order):
+    """After the order: lock its lines, in primary-key order, and return them."""
+    return list(OrderLine.objects.select_for_update().filter(order_id=order.pk).order_by("pk"))
 
 
 def _tracking_number_user(carrier, tracking_number):
@@ -86,21 +75,92 @@ def _tracking_number_used_refusal(tracking_number, duplicate):
     )
 
 
+def _whole_number(value):
+    """The int `value` is (an int, or ASCII digits with an optional "-" as a form
+    sends them), or None for anything else (1.5, "2.0", "abc", True)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, str):
+        return parse_whole_number(value, negative=True)
+    return None
+
+
+def _left_to_ship(order, lines):
+    """{order line id: units not yet in a live parcel} of the order's (locked) lines,
+    read under the lock; refused when nothing is left."""
+    in_parcels = parcel_quantities(order)
+    left = {line.pk: line.quantity - in_parcels.get(line.pk, 0) for line in lines}
+    if not any(units > 0 for units in left.values()):
+        raise ShippingError(
+            _("Every item of order %(number)s is already in a parcel; void a parcel waiting for pickup to change one.")
+            % {"number": order.number}
+        )
+    return left
+
+
+def _parcel_lines(order, lines, left, requested):
+    """[(order line, quantity)] for the parcel, in line order, from `requested`
+    (the caller's mapping, or None for everything left), or a refusal naming what is
+    wrong."""
+    if requested is None:
+        return [(line, left[line.pk]) for line in lines if left[line.pk] > 0]
+    by_pk = {line.pk: line for line in lines}
+    wanted = {}
+    for key, value in dict(requested).items():
+        line_id = key.pk if isinstance(key, OrderLine) else parse_id(key) if isinstance(key, (int, str)) else None
+        line = by_pk.get(line_id)
+        if line is None:
+            raise ShippingError(
+                _("Order %(number)s has no line %(line)s.")
+                % {"number": order.number, "line": key.sku if isinstance(key, OrderLine) else key}
+            )
+        if line.pk in wanted:
+            raise ShippingError(_("%(sku)s is given twice for the parcel.") % {"sku": line.sku})
+        quantity = _whole_number(value)
+        if quantity is None:
+            raise ShippingError(
+                _("The quantity of %(sku)s must be a whole number, not “%(quantity)s”.")
+                % {"sku": line.sku, "quantity": value}
+            )
+        if quantity < 1:
+            raise ShippingError(
+                _("The quantity of %(sku)s must be at least 1, not %(quantity)s; leave a line out of the parcel instead.")
+                % {"sku": line.sku, "quantity": quantity}
+            )
+        if quantity > left[line.pk]:
+            raise ShippingError(
+                _("%(sku)s: %(left)s of %(ordered)s left to put in a parcel; %(quantity)s is more than that.")
+                % {"quantity": quantity, "sku": line.sku, "left": left[line.pk], "ordered": line.quantity}
+            )
+        wanted[line.pk] = quantity
+    if not wanted:
+        raise ShippingError(_("The parcel holds nothing: give a quantity for at least one line."))
+    return [(line, wanted[line.pk]) for line in lines if line.pk in wanted]
+
+
 @transaction.atomic
-def shipment_create(*, order, carrier, tracking_number, actor):
-    """Book the order's parcel with a carrier. All lines go in the one shipment, and an
-    order has one live (not cancelled) shipment: a mistyped one is voided first
-    (shipment_void)."""
+def shipment_create(*, order, carrier, tracking_number, actor, lines=None):
+    """Book a parcel of the order with a carrier.
+
+    `lines` maps the order's lines to the units this parcel holds: keys are OrderLine
+    objects or their ids (ints, or digit strings as a form sends them), values whole
+    numbers of at least 1; a line left out is not in this parcel. None means
+    everything not yet in a live parcel. Refused: a quantity that is zero, negative,
+    not whole, for a line of another order or above what is left of the line (its
+    ordered quantity less the units in live parcels); a parcel with nothing in it;
+    an order whose every line is already in parcels. An order may have several live
+    parcels; one booked by mistake is voided (shipment_void), which frees its units."""
     require_permission(actor, "shipping.add_shipment", _("create shipments"))
     order = _lock_order(order.pk)
+    order_lines = _lock_lines(order)
     if order.status not in SHIPPABLE:
         raise ShippingError(
             _("Order %(number)s is %(status)s; shipments are created while it is processing or packed.")
             % {"number": order.number, "status": workflow.status_label(order.status)}
         )
-    live = _live_shipment(order)
-    if live is not None:
-        raise _second_shipment_refusal(order, live)
+    left = _left_to_ship(order, order_lines)
     if not carrier.is_active:
         raise ShippingError(_("%(carrier)s is not an active carrier.") % {"carrier": carrier.name})
     if pattern_error(carrier.tracking_number_pattern):
@@ -125,28 +185,31 @@ def shipment_create(*, order, carrier, tracking_number, actor):
     duplicate = _tracking_number_user(carrier, tracking_number)
     if duplicate:
         raise _tracking_number_used_refusal(tracking_number, duplicate)
+    parcel = _parcel_lines(order, order_lines, left, lines)
     try:
-        with transaction.atomic():  # a savepoint: after a refused INSERT the checks can be asked again
+        with transaction.atomic():  # a savepoint: after a refused INSERT the check can be asked again
             shipment = Shipment.objects.create(order=order, carrier=carrier, tracking_number=tracking_number)
     except IntegrityError:
-        # A writer that got past the checks above at the same moment (the same tracking
-        # number on another order, or a shipment written without the order lock): the
-        # database's constraints refused this one; say why in the service's words.
-        live = _live_shipment(order)
-        if live is not None:
-            raise _second_shipment_refusal(order, live) from None
+        # A writer that got past the check above at the same moment (the same tracking
+        # number on another order): the database's constraint refused this one; say
+        # why in the service's words.
         duplicate = _tracking_number_user(carrier, tracking_number)
         if duplicate is not None:
             raise _tracking_number_used_refusal(tracking_number, duplicate) from None
         raise
     ShipmentLine.objects.bulk_create(
-        ShipmentLine(shipment=shipment, order_line=line, quantity=line.quantity) for line in order.lines.all()
+        ShipmentLine(shipment=shipment, order_line=line, quantity=quantity) for line, quantity in parcel
     )
     event_add(
         order=order,
         kind=OrderEvent.Kind.SHIPMENT,
         actor=actor,
-        data={"action": "created", "carrier": carrier.code, "tracking_number": tracking_number},
+        data={
+            "action": "created",
+            "carrier": carrier.code,
+            "tracking_number": tracking_number,
+            "lines": [[line.sku, quantity] for line, quantity in parcel],
+        },
     )
     return shipment
 
@@ -190,8 +253,9 @@ def _deliver(order, shipment, *, actor, delivered_at, source=""):
 
 @transaction.atomic
 def shipment_void(*, shipment, actor, reason):
-    """Cancel a shipment that has not been picked up (a tracking number mistyped but
-    well-formed), with the reason on the timeline; the order can then have a new one."""
+    """Cancel a parcel that has not been picked up (a tracking number mistyped but
+    well-formed, the wrong items in it), with the reason on the timeline; its units
+    are free to go into a new parcel. The order's other parcels are left as they are."""
     require_permission(actor, "shipping.add_shipment", _("void shipments"))
     reason = checked_reason(reason, _("void the shipment"), error=ShippingError)
     order = _lock_order(shipment.order_id)

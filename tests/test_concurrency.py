@@ -13,7 +13,7 @@ from orders import services
 from orders.exceptions import StaleAction, WorkflowError
 from orders.models import Order, OrderEvent, OrderStatus, PaymentStatus
 from shipping.exceptions import ShippingError
-from shipping.models import Shipment
+from shipping.models import Shipment, ShipmentLine
 from shipping.services import shipment_create, shipment_mark_delivered, shipment_void
 from tests.factories import (
     CarrierFactory,
@@ -237,7 +237,7 @@ def test_advancing_to_delivered_and_marking_the_shipment_delivered_at_once_never
         assert delivered_events == (1 if marked == "ok" else 0)
 
 
-def test_two_staff_creating_a_shipment_for_the_same_order_make_one():
+def test_two_staff_creating_a_shipment_of_everything_for_the_same_order_make_one():
     carrier = CarrierFactory()
     first_user, second_user = warehouse_user(), warehouse_user()
     for attempt in range(10):
@@ -251,11 +251,69 @@ def test_two_staff_creating_a_shipment_for_the_same_order_make_one():
         refusal = next(value for kind, value in outcomes if kind == "error")
         assert isinstance(refusal, ShippingError), outcomes
         assert str(refusal) == (
-            f"Order {order.number} already has shipment T-Cat {created.tracking_number} (Waiting for pickup); "
-            "void it before creating another."
+            f"Every item of order {order.number} is already in a parcel; void a parcel waiting for pickup to change one."
         )
         assert list(order.shipments.exclude(status=Shipment.Status.CANCELLED)) == [created]
         assert order.events.filter(kind=OrderEvent.Kind.SHIPMENT, data__action="created").count() == 1
+
+
+def test_two_staff_putting_most_of_the_same_line_in_parcels_at_once_never_exceed_the_ordered_quantity():
+    """Each takes 2 of the line's 3 units, in a parcel with another carrier: one parcel
+    is booked, the other refused with what is left; the line is never in parcels more
+    than it was ordered."""
+    tcat = CarrierFactory()
+    post = CarrierFactory(code="POST", name="Chunghwa Post", tracking_number_pattern=r"[A-Z]{2}\d{9}TW")
+    first_user, second_user = warehouse_user(), warehouse_user()
+    for attempt in range(10):
+        order = OrderFactory(packed=True, lines=2, quantity=3, number=f"HALF-{attempt:02d}")
+        line, other = order.lines.order_by("pk")
+        outcomes = race(
+            lambda: shipment_create(
+                order=order, carrier=tcat, tracking_number=f"5{attempt:011d}", actor=first_user, lines={line.pk: 2}
+            ),
+            lambda: shipment_create(
+                order=order,
+                carrier=post,
+                tracking_number=f"RR{attempt:09d}TW",
+                actor=second_user,
+                lines={line.pk: 2, other.pk: 1},
+            ),
+        )
+        assert sorted(kind for kind, _value in outcomes) == ["error", "ok"], outcomes
+        refusal = next(value for kind, value in outcomes if kind == "error")
+        assert isinstance(refusal, ShippingError), outcomes
+        assert str(refusal) == f"{line.sku}: 1 of 3 left to put in a parcel; 2 is more than that."
+        assert not [value for _kind, value in outcomes if isinstance(value, OperationalError)], outcomes
+        in_parcels = sum(
+            ShipmentLine.objects.filter(order_line=line).exclude(shipment__status="cancelled").values_list(
+                "quantity", flat=True
+            )
+        )
+        assert in_parcels == 2 <= line.quantity
+        assert order.shipments.count() == 1
+        assert order.events.filter(kind=OrderEvent.Kind.SHIPMENT, data__action="created").count() == 1
+
+
+def test_a_parcel_voided_while_another_is_booked_from_its_units_leaves_them_in_one_parcel():
+    """One member of staff voids the parcel holding every unit while a colleague books
+    a new parcel of them: the new one is refused (nothing was left when it looked) or
+    booked after the void; never both parcels live."""
+    carrier = CarrierFactory()
+    staff, colleague = warehouse_user(), warehouse_user()
+    for attempt in range(10):
+        order = OrderFactory(packed=True, lines=1, quantity=2, number=f"SWAP-{attempt:02d}")
+        booked = shipment_create(order=order, carrier=carrier, tracking_number=f"6{attempt:011d}", actor=staff)
+        outcomes = race(
+            lambda: shipment_void(shipment=booked, actor=staff, reason="Wrong box"),
+            lambda: shipment_create(order=order, carrier=carrier, tracking_number=f"7{attempt:011d}", actor=colleague),
+        )
+        (voided, _void_result), (created, create_result) = outcomes
+        assert voided == "ok", outcomes
+        if created == "error":
+            assert isinstance(create_result, ShippingError) and "already in a parcel" in str(create_result), outcomes
+        live = order.shipments.exclude(status=Shipment.Status.CANCELLED)
+        assert live.count() == (1 if created == "ok" else 0)
+        assert sum(ShipmentLine.objects.filter(shipment__in=live).values_list("quantity", flat=True)) <= 2
 
 
 def test_voiding_a_shipment_while_the_order_ships_never_deadlocks():

@@ -145,6 +145,25 @@ def test_orders_went_through_the_workflow():
         assert not StockMovement.objects.filter(order=order).aggregate(r=Sum("reserved_delta"))["r"]
 
 
+@pytest.mark.parametrize("seed_value", ["2026", "7"])
+def test_some_home_delivery_ships_as_two_parcels_with_t_cat_and_chunghwa_post(seed_value):
+    seed("--orders", "30", "--seed", seed_value)
+    two_parcels = [
+        order
+        for order in Order.objects.filter(status__in=["shipped", "delivered", "completed", "returned"])
+        if order.shipments.exclude(status="cancelled").count() == 2
+    ]
+    assert two_parcels
+    for order in two_parcels:
+        assert order.delivery_method == "home"
+        assert sorted(order.shipments.values_list("carrier__code", flat=True)) == ["POST", "TCAT"]
+        # Between them the parcels hold every unit, each line once over.
+        for line in order.lines.all():
+            assert sum(line.shipment_lines.values_list("quantity", flat=True)) == line.quantity
+        created = order.events.filter(kind="shipment", data__action="created")
+        assert created.count() == 2 and all(event.data["lines"] for event in created)
+
+
 def test_reference_data_is_realistic():
     seed("--orders", "6")
     for product in Product.objects.all():

@@ -74,7 +74,7 @@ def _station_order_queryset():
         Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("pk")),
         Prefetch("checklist_items", queryset=OrderChecklistItem.objects.select_related("done_by")),
         # Automatic steps a manager may add to Processing read the shipments.
-        Prefetch("shipments", queryset=Shipment.objects.select_related("carrier")),
+        Prefetch("shipments", queryset=Shipment.objects.select_related("carrier").prefetch_related("lines")),
     )
 
 
@@ -88,7 +88,7 @@ def _state_order_queryset():
     return Order.objects.select_related("warehouse").prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.order_by("pk")),
         Prefetch("checklist_items", queryset=OrderChecklistItem.objects.select_related("done_by")),
-        Prefetch("shipments", queryset=Shipment.objects.select_related("carrier")),
+        Prefetch("shipments", queryset=Shipment.objects.select_related("carrier").prefetch_related("lines")),
     )
 
 

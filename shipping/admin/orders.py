@@ -1,6 +1,6 @@
 """The shipping parts of the order admin: the shipment forms of the order page
-(create a shipment, mark one delivered, void one), its return forms
-(order_returns.py) and the carrier filter of the order list.
+(create a parcel with the quantity of each line it holds, mark one delivered, void
+one), its return forms (order_returns.py) and the carrier filter of the order list.
 
 The orders app never imports shipping (docs/architecture.md), so this app extends
 the order admin instead: the Order admin is registered again with these parts mixed
@@ -10,7 +10,7 @@ in. The URL names stay the orders app's (admin:orders_order_create_shipment, ...
 from django.contrib import admin, messages
 from django.utils.translation import gettext as _
 
-from common.cleaning import parse_id
+from common.cleaning import parse_id, parse_whole_number
 from common.permissions import has_permission
 from orders.admin import OrderAdmin
 from orders.models import Order
@@ -62,12 +62,34 @@ class OrderShipmentsAdminMixin:
         context = super().order_page_context(request, obj)
         order = context["order"]
         may_ship = has_permission(request.user, "shipping.add_shipment")
-        # One live shipment per order (shipment_create): the form shows while there is none.
-        live = [s for s in order.shipments.all() if s.status != Shipment.Status.CANCELLED]
-        can_ship = may_ship and order.status in SHIPPABLE and not live
-        carriers = list(Carrier.objects.filter(is_active=True).order_by("name")) if can_ship else []
-        # A refused shipment form comes back with its carrier chosen and its number typed.
+        # The order page's lines and shipments are prefetched (order_for_page), each
+        # shipment with its parcel lines: no query per parcel or line here.
+        lines = list(order.lines.all())
+        by_id = {line.pk: line for line in lines}
+        in_parcels = {}
+        for shipment in context["shipments"]:
+            items = sorted(shipment.lines.all(), key=lambda item: item.order_line_id)
+            shipment.parcel_lines = [{"line": by_id.get(item.order_line_id), "quantity": item.quantity} for item in items]
+            if shipment.status != Shipment.Status.CANCELLED:
+                for item in items:
+                    in_parcels[item.order_line_id] = in_parcels.get(item.order_line_id, 0) + item.quantity
+        # A refused shipment form comes back with its carrier chosen, its number and
+        # its quantities typed.
         typed = context.get("typed", {}).get("create_shipment", {})
+        parcel_form = []
+        for line in lines:
+            left = max(line.quantity - in_parcels.get(line.pk, 0), 0)
+            parcel_form.append(
+                {
+                    "line": line,
+                    "in_parcels": in_parcels.get(line.pk, 0),
+                    "left": left,
+                    "typed": typed.get(f"quantity-{line.pk}", str(left)),
+                }
+            )
+        # Several parcels per order: the form shows while anything is left to put in one.
+        can_ship = may_ship and order.status in SHIPPABLE and any(row["left"] for row in parcel_form)
+        carriers = list(Carrier.objects.filter(is_active=True).order_by("name")) if can_ship else []
         typed_carrier_id = parse_id(typed.get("carrier"))
         context.update(
             {
@@ -76,6 +98,7 @@ class OrderShipmentsAdminMixin:
                     "carrier": next((carrier for carrier in carriers if carrier.pk == typed_carrier_id), None),
                     "tracking_number": typed.get("tracking_number", ""),
                 },
+                "parcel_form": parcel_form,
                 "void_typed": context.get("typed", {}).get("void_shipment", {}),
                 "can_ship": can_ship,
                 "can_void_shipment": may_ship,
@@ -85,6 +108,20 @@ class OrderShipmentsAdminMixin:
             }
         )
         return context
+
+    def _posted_parcel(self, request, order):
+        """{order line id: quantity as typed} of the shipment form: a line left blank
+        or at 0 is not in this parcel; anything else goes to shipment_create, which
+        refuses what is not a whole number of at least 1, or more than is left. A post
+        with no quantity field at all (a form without them) means everything left."""
+        if not any(name.startswith("quantity-") for name in request.POST):
+            return None
+        parcel = {}
+        for line in order.lines.all():
+            typed = request.POST.get(f"quantity-{line.pk}", "").strip()
+            if typed and parse_whole_number(typed, negative=True) != 0:
+                parcel[line.pk] = typed
+        return parcel
 
     def create_shipment_view(self, request, object_id):
         order = self._order_or_404(request, object_id, "shipping.add_shipment")
@@ -102,6 +139,7 @@ class OrderShipmentsAdminMixin:
                 carrier=carrier,
                 tracking_number=request.POST.get("tracking_number", ""),
                 actor=request.user,
+                lines=self._posted_parcel(request, order),
             ),
             lambda shipment: _("Shipment %(carrier)s %(number)s created.")
             % {"carrier": carrier.name, "number": shipment.tracking_number},

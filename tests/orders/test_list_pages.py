@@ -379,8 +379,8 @@ def test_list_progress_is_the_order_pages(as_user, manager):
 def test_list_progress_reads_only_what_the_pending_checks_need(db):
     """Each pending automatic check reads only what it needs (checklist.PREDICATE_READS):
     a new order's stock check its lines and the stock, a processing order's scan check
-    its lines, a packed order's tracking check its shipments; and the progress is the
-    order page's."""
+    its lines, a packed order's tracking check its shipments and its lines (every unit
+    must be in a tracked parcel); and the progress is the order page's."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -394,7 +394,7 @@ def test_list_progress_reads_only_what_the_pending_checks_need(db):
 
     assert tables_read(OrderFactory(stock=0)) == {"orders_orderline", "inventory_stocklevel"}
     assert tables_read(OrderFactory(processing=True)) == {"orders_orderline"}
-    assert tables_read(OrderFactory(packed=True)) == {"shipping_shipment"}
+    assert tables_read(OrderFactory(packed=True)) == {"orders_orderline", "shipping_shipment"}
 
 
 def test_the_warehouse_filter_names_its_empty_choice(as_user, manager):

@@ -1,12 +1,13 @@
-"""The shipping rules of issue #7: one live shipment per order, voiding a shipment
-before pickup, no delivery on a finished order (item 2), and tracking patterns that
-cannot hang the server, with tracking numbers encoded in their links (item 9). The
-lock order (item 6) is raced in tests/test_concurrency.py."""
+"""The shipping rules of issue #7: voiding a shipment before pickup, no delivery on a
+finished order (item 2), and tracking patterns that cannot hang the server, with
+tracking numbers encoded in their links (item 9). The lock order (item 6) is raced in
+tests/test_concurrency.py. Issue 10 dropped "one live shipment per order": an order
+ships in parcels (tests/shipping/test_parcels.py), and a second one is refused only
+when every item is already in a parcel."""
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from orders import services as orders
@@ -46,10 +47,10 @@ def live_shipments(order):
     return list(order.shipments.exclude(status=Shipment.Status.CANCELLED))
 
 
-# --- one live shipment per order ----------------------------------------------------------
+# --- a second shipment once everything is in one -------------------------------------------
 
 
-def test_a_second_shipment_for_the_order_is_refused_naming_the_first(warehouse_user):
+def test_a_second_shipment_when_every_item_is_in_one_is_refused(warehouse_user):
     order = OrderFactory(packed=True, lines=1, quantity=2)
     first = booked(order, actor=warehouse_user)
 
@@ -57,8 +58,7 @@ def test_a_second_shipment_for_the_order_is_refused_naming_the_first(warehouse_u
         booked(order, "999999999999", actor=warehouse_user)
 
     assert str(refused.value) == (
-        f"Order {order.number} already has shipment T-Cat 123456789012 (Waiting for pickup); "
-        "void it before creating another."
+        f"Every item of order {order.number} is already in a parcel; void a parcel waiting for pickup to change one."
     )
     assert live_shipments(order) == [first]
     assert order.events.filter(kind=OrderEvent.Kind.SHIPMENT).count() == 1
@@ -66,21 +66,16 @@ def test_a_second_shipment_for_the_order_is_refused_naming_the_first(warehouse_u
     assert sum(first.lines.values_list("quantity", flat=True)) == 2
 
 
-@pytest.mark.parametrize("check", ["_live_shipment", "_tracking_number_user"])
-def test_a_shipment_written_meanwhile_is_refused_in_the_services_words(monkeypatch, warehouse_user, check):
-    """Someone else's shipment appears between the service's check and its INSERT: the
-    constraint refuses the INSERT and the service says why, instead of an error page."""
+def test_a_shipment_written_meanwhile_is_refused_in_the_services_words(monkeypatch, warehouse_user):
+    """Someone else's shipment with the same number appears between the service's check
+    and its INSERT: the constraint refuses the INSERT and the service says why, instead
+    of an error page."""
+    check = "_tracking_number_user"
     order = OrderFactory(packed=True, number="SO-RACE")
     carrier = CarrierFactory()
-    if check == "_live_shipment":
-        racer = Shipment.objects.create(order=order, carrier=carrier, tracking_number="111111111111")
-        expected = (
-            "Order SO-RACE already has shipment T-Cat 111111111111 (Waiting for pickup); void it before creating another."
-        )
-    else:
-        other = OrderFactory(packed=True, number="SO-OTHER")
-        racer = Shipment.objects.create(order=other, carrier=carrier, tracking_number="123456789012")
-        expected = "Tracking number 123456789012 is already used by order SO-OTHER."
+    other = OrderFactory(packed=True, number="SO-OTHER")
+    racer = Shipment.objects.create(order=other, carrier=carrier, tracking_number="123456789012")
+    expected = "Tracking number 123456789012 is already used by order SO-OTHER."
     real = getattr(services, check)
     calls = []
 
@@ -235,7 +230,7 @@ def test_the_void_button_is_next_to_a_pending_shipment_for_warehouse_staff(clien
     html = client.get(change_url(order)).content.decode()
     assert action_url("void_shipment", order) in html
     assert 'name="reason" required maxlength="2000"' in html
-    # One live shipment: no form to create a second one.
+    # Every item is in that parcel: no form to create another.
     assert action_url("create_shipment", order) not in html
 
     client.force_login(service_user)
@@ -313,7 +308,7 @@ def test_void_from_the_order_page_needs_the_permission_and_a_post(client, servic
     assert shipment.status == Shipment.Status.PENDING
 
 
-def test_a_second_shipment_from_the_order_page_is_refused_with_a_message(client, warehouse_user):
+def test_a_second_shipment_from_the_order_page_once_all_is_in_one_is_refused_with_a_message(client, warehouse_user):
     order = OrderFactory(packed=True)
     booked(order)
     client.force_login(warehouse_user)
@@ -324,8 +319,7 @@ def test_a_second_shipment_from_the_order_page_is_refused_with_a_message(client,
     assert messages_of(response) == [
         (
             "error",
-            f"Order {order.number} already has shipment T-Cat 123456789012 (Waiting for pickup); "
-            "void it before creating another.",
+            f"Every item of order {order.number} is already in a parcel; void a parcel waiting for pickup to change one.",
         )
     ]
     assert len(live_shipments(order)) == 1

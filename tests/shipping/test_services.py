@@ -16,7 +16,7 @@ S = OrderStatus
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("status", [S.PROCESSING, S.PACKED])
-def test_create_a_shipment_with_every_line(status, warehouse_user):
+def test_create_a_shipment_with_every_line_by_default(status, warehouse_user):
     order = OrderFactory(status=status, lines=2, quantity=3)
     carrier = CarrierFactory()
 
@@ -30,7 +30,12 @@ def test_create_a_shipment_with_every_line(status, warehouse_user):
     event = order.events.get(kind=OrderEvent.Kind.SHIPMENT)
     assert (event.actor, event.data) == (
         warehouse_user,
-        {"action": "created", "carrier": "TCAT", "tracking_number": "123456789012"},
+        {
+            "action": "created",
+            "carrier": "TCAT",
+            "tracking_number": "123456789012",
+            "lines": [[line.sku, 3] for line in order.lines.order_by("pk")],
+        },
     )
 
 

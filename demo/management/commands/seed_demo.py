@@ -491,7 +491,25 @@ class Command(BaseCommand):
         plans.sort(key=lambda plan: -plan["age_hours"])
         for index, plan in enumerate(plans):
             plan["number"] = f"SO-{ORDER_NUMBER_START + index}"
+        self.plan_parcels(plans)
         return plans
+
+    def plan_parcels(self, plans):
+        """Some home deliveries of two or more items leave as two parcels, one with
+        T-Cat and one with Chunghwa Post (both deliver to homes): every fourth such
+        order, and at least one that got as far as shipping, whatever the seed. Draws
+        nothing from the generator, so the rest of the data stays the same."""
+        shipping = {S.SHIPPED, S.DELIVERED, S.COMPLETED, S.RETURNED}
+        candidates = [
+            plan
+            for plan in plans
+            if plan["method"] == DeliveryMethod.HOME and sum(quantity for _sku, quantity in plan["lines"]) >= 2
+        ]
+        for plan in candidates[::4]:
+            plan["parcels"] = 2
+        shipped = [plan for plan in candidates if plan["final"] in shipping]
+        if shipped and not any(plan.get("parcels") for plan in shipped):
+            shipped[0]["parcels"] = 2
 
     def seed_orders(self, count):
         plans = self.plan_orders(count)
@@ -616,9 +634,9 @@ class Command(BaseCommand):
             self.scan(order)
         elif order.status == S.PACKED:
             self.ship(order, plan)
-        elif order.status == S.SHIPPED:
-            shipment = order.shipments.filter(status=Shipment.Status.SHIPPED).first()
-            if shipment and plan["progress"] < 0.7:
+        elif order.status == S.SHIPPED and plan["progress"] < 0.7:
+            # The carrier reports every parcel delivered.
+            for shipment in order.shipments.filter(status=Shipment.Status.SHIPPED).order_by("pk"):
                 shipment_mark_delivered(shipment=shipment, actor=warehouse)
         self.tick(order, everything=True)
         return services.order_advance(order=order, actor=warehouse)
@@ -639,7 +657,7 @@ class Command(BaseCommand):
     def tick(self, order, *, everything=False, count=0):
         items = order.checklist_items.filter(state=order.status, done_at__isnull=True).order_by("position", "pk")
         by_hand = [item for item in items if not item.predicate]
-        if order.status == S.SHIPPED and not order.shipments.filter(status=Shipment.Status.DELIVERED).exists():
+        if order.status == S.SHIPPED and order.shipments.filter(status=Shipment.Status.SHIPPED).exists():
             # No delivery report from the carrier: the customer confirmed it on the phone.
             by_hand += [item for item in items if item.predicate == Predicate.SHIPMENT_DELIVERED]
         for item in by_hand if everything else by_hand[:count]:
@@ -656,9 +674,18 @@ class Command(BaseCommand):
         if order.shipments.exclude(status=Shipment.Status.CANCELLED).exists():
             return
         carrier = self.carriers[plan["carrier"]]
-        shipment_create(
-            order=order, carrier=carrier, tracking_number=self.tracking_number(carrier, plan), actor=self.users["warehouse"]
-        )
+        warehouse = self.users["warehouse"]
+        if plan.get("parcels") == 2:
+            # The first line(s) go with the planned carrier, the rest with the other
+            # home-delivery carrier (one line of several units: one unit first).
+            lines = list(order.lines.order_by("pk"))
+            first = {line: line.quantity for line in lines[: len(lines) // 2]} or {lines[0]: 1}
+            shipment_create(
+                order=order, carrier=carrier, tracking_number=self.tracking_number(carrier, plan), actor=warehouse,
+                lines=first,
+            )
+            carrier = self.carriers["POST" if carrier.code == "TCAT" else "TCAT"]
+        shipment_create(order=order, carrier=carrier, tracking_number=self.tracking_number(carrier, plan), actor=warehouse)
 
     def tracking_number(self, carrier, plan):
         """A number matching the carrier's pattern; the order number keeps it unique."""
