@@ -220,7 +220,9 @@ def test_a_number_two_carriers_share_needs_the_carrier_column():
     first, first_parcel = shipped()
     second = OrderFactory(packed=True)
     hct = CarrierFactory(code="HCT", name="HCT", tracking_number_pattern="")
-    Shipment.objects.create(order=second, carrier=hct, tracking_number=first_parcel.tracking_number)
+    parcel = Shipment.objects.create(order=second, carrier=hct, tracking_number=first_parcel.tracking_number)
+    for line in second.lines.all():
+        ShipmentLine.objects.create(shipment=parcel, order_line=line, quantity=line.quantity)
     order_to(second, OrderStatus.SHIPPED)
     second.shipments.update(shipped_at=local(SHIPPED_AT))
     before = snapshot()
