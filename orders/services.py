@@ -687,11 +687,12 @@ REFERENCE_MAX_LENGTH = 64
 ATM_REFERENCE = re.compile(r"[0-9]{5}")
 
 
-def _checked_reference(reference, *, required, what):
-    """`reference` stripped, refused when missing (if `required`) or too long."""
+def _checked_reference(reference, *, missing=None):
+    """`reference` stripped, refused when too long, or empty when `missing` (the
+    refusal's text) is given."""
     reference = str(reference or "").strip()
-    if required and not reference:
-        raise WorkflowError(_("Enter %(what)s.") % {"what": what})
+    if missing and not reference:
+        raise WorkflowError(missing)
     if len(reference) > REFERENCE_MAX_LENGTH:
         raise WorkflowError(
             _("A reference can be at most %(max)s characters; this one has %(length)s.")
@@ -778,7 +779,7 @@ def refund_mark_refunded(*, refund, actor, reference):
     row (the lock order), so of two managers marking the same refund at once the
     second is told the first did."""
     require_permission(actor, "orders.record_refund", _("record refunds"))
-    reference = _checked_reference(reference, required=True, what=_("the reference of the refund transfer"))
+    reference = _checked_reference(reference, missing=_("Enter the reference of the refund transfer."))
     order = _lock_order(Order(pk=refund.order_id))
     refund = Refund.objects.select_for_update().select_related("refunded_by").get(pk=refund.pk, order=order)
     if refund.status == Refund.Status.REFUNDED:
@@ -857,7 +858,7 @@ def payment_reference_check(order, reference):
                 + (" " + _("“%(value)s” is not 5 digits.") % {"value": shortened(reference, 20)} if reference else "")
             )
         return reference
-    return _checked_reference(reference, required=False, what="")
+    return _checked_reference(reference)
 
 
 @transaction.atomic
