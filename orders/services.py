@@ -781,7 +781,7 @@ def refund_mark_refunded(*, refund, actor, reference):
     require_permission(actor, "orders.record_refund", _("record refunds"))
     reference = _checked_reference(reference, missing=_("Enter the reference of the refund transfer."))
     order = _lock_order(Order(pk=refund.order_id))
-    refund = Refund.objects.select_for_update().select_related("refunded_by").get(pk=refund.pk, order=order)
+    refund = Refund.objects.select_for_update(of=("self",)).get(pk=refund.pk, order=order)
     if refund.status == Refund.Status.REFUNDED:
         raise StaleAction(
             _("The refund of %(amount)s on order %(number)s was already marked refunded by %(user)s (reference %(reference)s).")
