@@ -47,7 +47,7 @@ class RefundAdmin(ReadOnlyAdminMixin, CappedListAdminMixin, admin.ModelAdmin):
         "refunded_display",
         "reference",
     ]
-    list_display_links = None
+    list_display_links = ["amount_display"]  # the refund's page ("mark refunded"); the order has its own link
     list_select_related = ["order", "created_by", "refunded_by"]
     list_filter = ["status", "reason"]
     list_filter_params = frozenset({"status__exact", "reason__exact", "order__id__exact"})

@@ -247,6 +247,7 @@ def test_the_refund_list_puts_refunds_due_first_and_links_each_order(as_user, ma
     assert [refund.pk for refund in changelist_rows(response)] == [new_due.pk, old_due.pk, done.pk]
     page = response.content.decode()
     assert f'href="{change_url(old_order)}"' in page
+    assert reverse("admin:orders_refund_change", args=[old_due.pk]) in page
     assert "TWD 120.00" in page and "DONE-1" in page
     assert reverse("admin:orders_refund_add") not in page  # read-only: no "add"
 
