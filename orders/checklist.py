@@ -12,12 +12,19 @@ from django.utils.translation import gettext as _
 from inventory.models import StockLevel, Warehouse
 
 from .defaults import DEFAULT_STEPS
-from .models import PREDICATE_STATES, Order, PaymentStatus, Predicate
+from .models import COLLECTED_BY_CARRIER, PREDICATE_STATES, Order, PaymentStatus, Predicate
 
 
 def payment_confirmed(order):
+    """Paid; or paid to the carrier on delivery (cash on delivery, paid at store
+    pickup: COLLECTED_BY_CARRIER), which cannot be paid before it ships, so such an
+    order starts processing unpaid and the hint says why."""
     if order.payment_status == PaymentStatus.PAID:
         return True, ""
+    if order.payment_method in COLLECTED_BY_CARRIER and order.payment_status == PaymentStatus.PENDING:
+        return True, _("%(method)s: the carrier collects the payment on delivery.") % {
+            "method": order.get_payment_method_display()
+        }
     return False, _("Payment is %(status)s.") % {"status": order.get_payment_status_display()}
 
 

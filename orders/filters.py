@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from inventory.models import Warehouse
 from reports.filters import PeriodFilterSet
 
-from .models import DeliveryMethod, Order, OrderStatus, PaymentStatus, StatusTarget
+from .models import DeliveryMethod, Order, OrderStatus, PaymentMethod, PaymentStatus, StatusTarget
 
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 
@@ -54,6 +54,7 @@ class OrderReportFilter(PeriodFilterSet):
         label=_("carrier"), queryset=_carriers, to_field_name="code", method="filter_carrier"
     )
     payment_status = django_filters.ChoiceFilter(label=_("payment"), choices=PaymentStatus.choices)
+    payment_method = django_filters.ChoiceFilter(label=_("payment method"), choices=PaymentMethod.choices)
     delivery_method = django_filters.ChoiceFilter(label=_("delivery method"), choices=DeliveryMethod.choices)
     overdue = django_filters.ChoiceFilter(label=_("past the target time"), choices=YES_NO, method="filter_overdue")
 

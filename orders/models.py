@@ -14,6 +14,7 @@ from django_countries.fields import CountryField
 from common.text import amount_text, bracketed, datetime_text, joined_clauses, labelled
 
 from .names import PART_MAX_LENGTH, name_parts
+from .text import money
 from .phones import normalize_phone
 
 # Hold, cancel, return (and shipment void) reasons: as long as a note may be.
@@ -346,6 +347,7 @@ class Order(models.Model):
             models.Index(fields=["warehouse", "-placed_at", "-id"], name="order_warehouse_recent"),
             models.Index(fields=["payment_status", "-placed_at", "-id"], name="order_payment_recent"),
             models.Index(fields=["delivery_method", "-placed_at", "-id"], name="order_delivery_recent"),
+            models.Index(fields=["payment_method", "-placed_at", "-id"], name="order_method_recent"),
             # A customer's orders, newest first, with their status: a search's matches
             # (up to 500 customers' orders) are ordered, counted and counted per status
             # from this index alone, and a customer's orders found through it.
@@ -728,7 +730,28 @@ class OrderEvent(models.Model):
                 "reference": data.get("reference", ""),
             }
         if self.kind == OrderEvent.Kind.PAYMENT:
-            return PaymentStatus(data["payment_status"]).label if data.get("payment_status") in PaymentStatus.values else ""
+            text = PaymentStatus(data["payment_status"]).label if data.get("payment_status") in PaymentStatus.values else ""
+            method = PaymentMethod(data["method"]).label if data.get("method") in PaymentMethod.values else ""
+            if method and data.get("reference"):
+                return labelled(text, gettext("%(method)s, reference %(reference)s") % {"method": method, "reference": data["reference"]})
+            return labelled(text, method) if method else text
+        if self.kind == OrderEvent.Kind.REFUND:
+            amount = data.get("amount", "")
+            try:
+                amount = money(Decimal(amount), data.get("currency") or self.order.currency)
+            except (ArithmeticError, TypeError, ValueError):
+                pass
+            if data.get("action") == "refunded":
+                return gettext("Refunded %(amount)s, reference %(reference)s") % {
+                    "amount": amount,
+                    "reference": data.get("reference", ""),
+                }
+            reason = data.get("reason")
+            reason = Refund.Reason(reason).label if reason in Refund.Reason.values else reason or ""
+            text = bracketed(gettext("Refund due: %(amount)s") % {"amount": amount}, reason) if reason else (
+                gettext("Refund due: %(amount)s") % {"amount": amount}
+            )
+            return labelled(text, self.message) if self.message else text
         if self.kind == OrderEvent.Kind.RETURN:
             # shipping.returns: a return opened (its lines) or received (each line's outcome).
             number = {"number": data.get("return", "")}
@@ -786,6 +809,8 @@ class Refund(models.Model):
     class Reason(models.TextChoices):
         CANCELLED = "cancelled", _("Order cancelled")
         RETURNED = "returned", _("Goods returned")
+        # Opened by a manager on a paid order (a partial refund, a gesture), with a note.
+        GOODWILL = "goodwill", _("Granted by hand")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
@@ -810,6 +835,8 @@ class Refund(models.Model):
         verbose_name_plural = _("refunds")
         indexes = [
             models.Index(fields=["status", "-created_at", "-id"], name="refund_status_created"),
+            # The list under its reason filter, in the same order.
+            models.Index(fields=["reason", "status", "-created_at", "-id"], name="refund_reason_created"),
             models.Index(fields=["order", "created_at"], name="refund_order_created"),
         ]
         constraints = [

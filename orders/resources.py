@@ -77,6 +77,10 @@ class OrderResource(ReportResource):
     delivered_at = datetime_column("export_delivered_at", "delivered_at")
     carriers = text_column("export_carriers", "carriers")
     tracking_numbers = text_column("export_tracking_numbers", "tracking_numbers")
+    # Added at the end (issue 10), so files and sheets built on the columns above still read.
+    payment_method = text_column("payment_method")
+    payment_reference = text_column("payment_reference")
+    paid_at = datetime_column("paid_at")
 
     class Meta:
         model = Order
@@ -85,6 +89,7 @@ class OrderResource(ReportResource):
             "ship_name", "ship_phone", "ship_address1", "ship_address2", "ship_city", "ship_postcode",
             "ship_country", "delivery_method", "warehouse", "payment_status", "currency", "total",
             "line_count", "shipped_at", "delivered_at", "carriers", "tracking_numbers",
+            "payment_method", "payment_reference", "paid_at",
         )  # fmt: skip
         export_order = fields
 

@@ -10,7 +10,7 @@ from inventory.models import StockLevel, StockMovement, Warehouse
 
 from . import workflow
 from .checklist import step_passed
-from .models import Order, OrderChecklistItem, OrderEvent, OrderLine, OrderStatus, shipment_model
+from .models import Order, OrderChecklistItem, OrderEvent, OrderLine, OrderStatus, Refund, shipment_model
 from .text import quoted_list
 
 
@@ -28,6 +28,10 @@ def order_for_page(pk):
             # the "shipment with a valid tracking number" step adds them up).
             Prefetch("shipments", queryset=Shipment.objects.select_related("carrier").prefetch_related("lines")),
             Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("-created_at", "-id")),
+            Prefetch(
+                "refunds",
+                queryset=Refund.objects.select_related("created_by", "refunded_by").order_by("created_at", "id"),
+            ),
         )
         .get(pk=pk)
     )
@@ -548,7 +552,7 @@ def customer_lookup(
     those the search found, then the newest. An empty entry
     finds nothing without a query; raises SearchTooLong for an overlong one.
     """
-    from django.db.models import Case, Count, F, IntegerField, Value, When, Window
+    from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Sum, Value, When, Window
     from django.db.models.functions import RowNumber, Upper
 
     Shipment = shipment_model()
@@ -605,9 +609,19 @@ def customer_lookup(
             When(pk__in=sorted(matched_order_ids), then=Value(0)), default=Value(1), output_field=IntegerField()
         )
         ranking.insert(0, found_first.asc())
+    # What is owed back on each order (refunds due), for the "Refund due" badge: a
+    # subquery of each order's refunds (refund_order_created), not a query per order.
+    refunds_due = (
+        Refund.objects.filter(order=OuterRef("pk"), status=Refund.Status.DUE)
+        .order_by()
+        .values("order")
+        .annotate(due=Sum("amount"))
+        .values("due")[:1]
+    )
     orders = (
         Order.objects.annotate(
-            lookup_rank=Window(RowNumber(), partition_by=[F("customer_id")], order_by=ranking)
+            lookup_rank=Window(RowNumber(), partition_by=[F("customer_id")], order_by=ranking),
+            lookup_refund_due=Subquery(refunds_due),
         )
         .filter(lookup_rank__lte=order_limit)
         .order_by("-placed_at", "-pk")

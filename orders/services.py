@@ -34,6 +34,7 @@ order's lock is held, so they cannot deadlock among themselves or against step 3
 shipped). `tests/test_concurrency.py` runs the paths against each other on PostgreSQL.
 """
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -61,9 +62,9 @@ from .models import (
     OrderChecklistItem,
     OrderEvent,
     OrderLine,
-    COLLECTED_BY_CARRIER,
     OrderStatus,
     REASON_MAX_LENGTH,
+    COLLECTED_BY_CARRIER,
     PaymentMethod,
     PaymentStatus,
     Refund,
@@ -72,13 +73,14 @@ from .models import (
     name_part_rows,
 )
 from .selectors import live_parcel_units
-from .text import quoted_list
+from .text import money, quoted_list
 
 S = OrderStatus
 
 ORDER_FIELDS = {
     "placed_at",
     "payment_status",
+    "payment_method",
     "currency",
     "delivery_method",
     "ship_name",
@@ -639,7 +641,14 @@ def order_cancel(*, order, actor, reason):
     movements = stock.stock_release(order=order, actor=actor)
     _stock_event(order, actor=actor, action="release", lines=_movement_lines(order, movements))
     order.held_from_status = ""
-    return _set_status(order, S.CANCELLED, actor=actor, message=reason)
+    _set_status(order, S.CANCELLED, actor=actor, message=reason)
+    # What the customer paid goes back: a refund due of what is left to refund (the
+    # total, unless refunds were opened before), which finance marks refunded. An
+    # unpaid order (a cash-on-delivery one never collected) owes nothing.
+    left = refundable_amount(order)
+    if left > 0:
+        refund_open(order=order, amount=left, reason=Refund.Reason.CANCELLED, actor=actor, note=reason)
+    return order
 
 
 @transaction.atomic
@@ -890,6 +899,26 @@ def order_split(*, order, actor, lines, reason=""):
 
 # --- refunds --------------------------------------------------------------------
 
+# A payment's or a refund's reference: the columns' length; a longer one is refused.
+REFERENCE_MAX_LENGTH = 64
+# The last five digits of the account an ATM transfer came from (ASCII digits only:
+# "١٢٣٤٥" is no account number a bank statement shows).
+ATM_REFERENCE = re.compile(r"[0-9]{5}")
+
+
+def _checked_reference(reference, *, missing=None):
+    """`reference` stripped, refused when too long, or empty when `missing` (the
+    refusal's text) is given."""
+    reference = str(reference or "").strip()
+    if missing and not reference:
+        raise WorkflowError(missing)
+    if len(reference) > REFERENCE_MAX_LENGTH:
+        raise WorkflowError(
+            _("A reference can be at most %(max)s characters; this one has %(length)s.")
+            % {"max": REFERENCE_MAX_LENGTH, "length": len(reference)}
+        )
+    return reference
+
 
 def refundable_amount(order):
     """What can still be refunded on `order`: what was paid (the total, once the
@@ -902,16 +931,36 @@ def refundable_amount(order):
 
 def refund_open(*, order, amount, reason, actor, note=""):
     """A refund due of `amount` on `order`, which the caller has locked (step 1 of the
-    lock order), with an event on the timeline. Refused when the amount is not
-    positive or more than is left to refund (refundable_amount)."""
+    lock order), with an event on the timeline. Refused when the order was never
+    paid, the amount is not a positive amount of money (at most two decimals), or it
+    is more than is left to refund (refundable_amount). The caller checks who may
+    open it (cancelling, receiving a return, refund_open_by_hand)."""
+    if reason not in Refund.Reason.values:
+        raise ValueError(f"refund_open(): unknown reason {reason!r}")
     amount = _decimal(amount, "amount")
     if amount <= 0:
         raise WorkflowError(_("A refund must be more than zero."))
+    if amount != amount.quantize(Decimal("0.01")):
+        raise WorkflowError(_("A refund is an amount of money: at most two decimals (%(amount)s).") % {"amount": amount})
+    note = (note or "").strip()
+    if len(note) > REASON_MAX_LENGTH:
+        raise WorkflowError(
+            _("A note can be at most %(max)s characters; this one has %(length)s.")
+            % {"max": REASON_MAX_LENGTH, "length": len(note)}
+        )
+    if order.payment_status == PaymentStatus.PENDING:
+        raise WorkflowError(
+            _("Order %(number)s has not been paid; there is nothing to refund.") % {"number": order.number}
+        )
     left = refundable_amount(order)
     if amount > left:
         raise WorkflowError(
-            _("Order %(number)s can be refunded at most %(left)s %(currency)s more; %(amount)s is more than was paid.")
-            % {"number": order.number, "left": left, "currency": order.currency, "amount": amount}
+            _("Order %(number)s can be refunded at most %(left)s more; %(amount)s is more than was paid.")
+            % {
+                "number": order.number,
+                "left": money(left, order.currency),
+                "amount": money(amount, order.currency),
+            }
         )
     refund = Refund.objects.create(order=order, amount=amount, reason=reason, note=note, created_by=actor)
     event_add(
@@ -919,7 +968,71 @@ def refund_open(*, order, amount, reason, actor, note=""):
         kind=OrderEvent.Kind.REFUND,
         actor=actor,
         message=note,
-        data={"action": "due", "refund": refund.pk, "amount": str(amount), "reason": reason},
+        data={"action": "due", "refund": refund.pk, "amount": str(amount), "reason": reason, "currency": order.currency},
+    )
+    return refund
+
+
+@transaction.atomic
+def refund_open_by_hand(*, order, actor, amount, note):
+    """A refund a manager grants on a paid order (goodwill, a partial refund of a
+    price), with a note saying why: refused above what is left to refund."""
+    require_permission(actor, "orders.record_refund", _("record refunds"))
+    note = checked_reason(note, _("refund the customer"))
+    try:
+        amount = _decimal(str(amount).strip().replace(",", ""), "amount")
+    except ValidationError:
+        raise WorkflowError(
+            _("Enter the amount to refund as a number, such as 120 or 120.50; “%(value)s” is not one.")
+            % {"value": shortened(str(amount).strip(), 20)}
+        ) from None
+    order = _lock_order(order)
+    return refund_open(order=order, amount=amount, reason=Refund.Reason.GOODWILL, actor=actor, note=note)
+
+
+@transaction.atomic
+def refund_mark_refunded(*, refund, actor, reference):
+    """Finance has paid a refund back: it is marked refunded with the reference of
+    the transfer, and the order's payment becomes Refunded once the refunds made add
+    up to what was paid (Partly refunded before). Locks the order, then the refund
+    row (the lock order), so of two managers marking the same refund at once the
+    second is told the first did."""
+    require_permission(actor, "orders.record_refund", _("record refunds"))
+    reference = _checked_reference(reference, missing=_("Enter the reference of the refund transfer."))
+    order = _lock_order(Order(pk=refund.order_id))
+    refund = Refund.objects.select_for_update(of=("self",)).get(pk=refund.pk, order=order)
+    if refund.status == Refund.Status.REFUNDED:
+        raise StaleAction(
+            _("The refund of %(amount)s on order %(number)s was already marked refunded by %(user)s (reference %(reference)s).")
+            % {
+                "amount": money(refund.amount, order.currency),
+                "number": order.number,
+                "user": person_name(refund.refunded_by) or _("the system"),
+                "reference": refund.reference,
+            }
+        )
+    refund.status = Refund.Status.REFUNDED
+    refund.refunded_at = timezone.now()
+    refund.refunded_by = actor
+    refund.reference = reference
+    refund.save(update_fields=["status", "refunded_at", "refunded_by", "reference"])
+    refunded = sum(
+        order.refunds.filter(status=Refund.Status.REFUNDED).values_list("amount", flat=True), Decimal("0")
+    )
+    order.payment_status = PaymentStatus.REFUNDED if refunded >= order.total else PaymentStatus.PARTLY_REFUNDED
+    order.save(update_fields=["payment_status"])
+    event_add(
+        order=order,
+        kind=OrderEvent.Kind.REFUND,
+        actor=actor,
+        data={
+            "action": "refunded",
+            "refund": refund.pk,
+            "amount": str(refund.amount),
+            "currency": order.currency,
+            "reference": reference,
+            "payment_status": order.payment_status,
+        },
     )
     return refund
 
@@ -938,20 +1051,65 @@ def order_add_note(*, order, actor, text):
     return event_add(order=order, kind=OrderEvent.Kind.NOTE, actor=actor, message=text)
 
 
+def payment_reference_check(order, reference):
+    """The reference `order` is marked paid with, stripped, or the refusal: an ATM
+    transfer needs the last five digits of the account it came from; a card
+    payment's authorisation code is optional; an order paid to the carrier (cash on
+    delivery, paid at store pickup) is not marked paid by hand at all. Shared by the
+    service and the bulk action, which says so per order before trying."""
+    if order.payment_method in COLLECTED_BY_CARRIER:
+        raise WorkflowError(
+            _(
+                "Order %(number)s is paid to the carrier (%(method)s): it is paid when the carrier's delivery "
+                "report says the cash was collected, not by hand."
+            )
+            % {"number": order.number, "method": order.get_payment_method_display()}
+        )
+    if order.payment_method == PaymentMethod.ATM:
+        reference = str(reference or "").strip()
+        if not ATM_REFERENCE.fullmatch(reference):
+            raise WorkflowError(
+                _(
+                    "Order %(number)s was paid by ATM transfer: enter the last five digits of the account the "
+                    "transfer came from (exactly 5 digits, such as 01234)."
+                )
+                % {"number": order.number}
+                + (" " + _("“%(value)s” is not 5 digits.") % {"value": shortened(reference, 20)} if reference else "")
+            )
+        return reference
+    return _checked_reference(reference)
+
+
 @transaction.atomic
-def order_mark_paid(*, order, actor):
+def order_mark_paid(*, order, actor, reference=""):
+    """The payment has arrived: the order is paid, with its reference (the last five
+    digits of an ATM transfer; a card authorisation code, optional) and when. See
+    payment_reference_check for what is refused."""
     require_permission(actor, "orders.mark_paid", _("mark orders paid"))
     order = _lock_order(order)
     if order.payment_status == PaymentStatus.PAID:
         raise StaleAction(_("Order %(number)s is already paid.") % {"number": order.number})
-    if order.status in workflow.PAYMENT_SETTLED:
+    if order.status in workflow.PAYMENT_SETTLED or order.payment_status != PaymentStatus.PENDING:
         raise WorkflowError(
             _("Order %(number)s is %(status)s; its payment cannot change.")
-            % {"number": order.number, "status": workflow.status_label(order.status)}
+            % {
+                "number": order.number,
+                "status": workflow.status_label(order.status)
+                if order.status in workflow.PAYMENT_SETTLED
+                else order.get_payment_status_display(),
+            }
         )
+    reference = payment_reference_check(order, reference)
     order.payment_status = PaymentStatus.PAID
-    order.save(update_fields=["payment_status"])
-    event_add(order=order, kind=OrderEvent.Kind.PAYMENT, actor=actor, data={"payment_status": PaymentStatus.PAID})
+    order.payment_reference = reference
+    order.paid_at = timezone.now()
+    order.save(update_fields=["payment_status", "payment_reference", "paid_at"])
+    event_add(
+        order=order,
+        kind=OrderEvent.Kind.PAYMENT,
+        actor=actor,
+        data={"payment_status": PaymentStatus.PAID, "method": order.payment_method, "reference": reference},
+    )
     return order
 
 

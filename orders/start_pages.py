@@ -27,8 +27,8 @@ from inventory.models import StaffWarehouse
 
 from . import dashboard, defaults
 from .filters import overdue_q, status_target_deltas
-from .models import DeliveryMethod, Order, OrderStatus, shipment_model, status_label
-from .text import human_duration
+from .models import DeliveryMethod, Order, OrderStatus, Refund, shipment_model, status_label
+from .text import human_duration, money
 
 S = OrderStatus
 
@@ -225,14 +225,33 @@ def service_start(user, now):
     return {"on_hold": held, "on_hold_total": held_total, "past_target": late, "past_target_total": late_total}
 
 
+def refunds_due(*, limit=LIST_LIMIT):
+    """([refunds due, the longest waiting first], how many are due). Two queries on
+    refund_status_created (read backwards: oldest first)."""
+    due = Refund.objects.order_by().filter(status=Refund.Status.DUE)
+    rows = list(
+        due.order_by("created_at", "pk").values(
+            "pk", "order_id", "order__number", "order__currency", "amount", "reason", "created_at"
+        )[:limit]
+    )
+    reasons = dict(Refund.Reason.choices)
+    for row in rows:
+        row["amount_text"] = money(row["amount"], row["order__currency"])
+        row["reason_label"] = reasons.get(row["reason"], row["reason"])
+    return rows, due.count()
+
+
 def manager_start(user, now):
     """The manager's start page: orders in each open state now (with how many are
-    past their target), the orders longest past it, and low stock, read as the
-    dashboard reads them."""
+    past their target), the orders longest past it, the refunds due, and low stock,
+    read as the dashboard reads them."""
     today = timezone.localdate(now)
     scope = dashboard.Scope(since=today, until=today, warehouse=None, placed=Order.objects.none())
     late, late_total = past_target(targets=status_target_deltas(), now=now)
+    refunds, refunds_total = refunds_due()
     return {
+        "refunds_due": refunds,
+        "refunds_due_total": refunds_total,
         "states": dashboard.state_counts(scope, now),
         "past_target": late,
         "past_target_total": late_total,

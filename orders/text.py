@@ -19,3 +19,10 @@ def human_duration(delta):
     if hours < 48:
         return gettext("%(count)s h") % {"count": hours}
     return gettext("%(count)s d") % {"count": hours // 24}
+
+
+def money(amount, currency):
+    """An amount as the pages show it: "TWD 3,879.00" (grouped, two decimals)."""
+    from django.utils.formats import number_format
+
+    return f"{currency} {number_format(amount, 2, force_grouping=True)}"

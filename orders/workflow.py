@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 
 from .models import OrderStatus as S
-from .models import PaymentStatus
+from .models import COLLECTED_BY_CARRIER, PaymentStatus
 from .models import status_label  # noqa: F401  (re-exported for services)
 
 MAIN_PATH = [S.NEW, S.PROCESSING, S.PACKED, S.SHIPPED, S.DELIVERED, S.COMPLETED]
@@ -76,8 +76,15 @@ def scans_can_be_undone(order):
 
 
 def can_mark_paid(order):
-    """Whether "mark paid" applies to the order (the service refuses it otherwise)."""
-    return order.payment_status != PaymentStatus.PAID and order.status not in PAYMENT_SETTLED
+    """Whether "mark paid" applies to the order (the service refuses it otherwise):
+    awaiting payment, not cancelled or returned, and not paid to the carrier (cash on
+    delivery and payment at store pickup are paid when the carrier reports the
+    collection)."""
+    return (
+        order.payment_status == PaymentStatus.PENDING
+        and order.status not in PAYMENT_SETTLED
+        and order.payment_method not in COLLECTED_BY_CARRIER
+    )
 
 
 # Every permission abilities() reads, for callers that collect a user's once.

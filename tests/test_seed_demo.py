@@ -206,3 +206,25 @@ def test_demo_staff_have_chinese_full_names_also_when_they_already_existed():
     seed("--orders", "0")
     names = {user.username: person_name(user) for user in User.objects.all()}
     assert names == {"warehouse": "黃志偉", "service": "林美玲", "manager": "吳家豪", "admin": "admin"}
+
+
+def test_the_demo_shows_payment_methods_references_and_refunds():
+    """A new user finds ATM orders with their references, orders the carrier collects
+    for, a cancelled paid order with its refund due, one refunded, and one granted by
+    hand; a second run adds no refund."""
+    from orders.models import COLLECTED_BY_CARRIER, PaymentStatus, Refund
+
+    seed()
+    atm = Order.objects.filter(payment_method="atm", payment_status="paid")
+    assert atm.count() >= 3
+    assert all(len(reference) == 5 and reference.isdigit() for reference in atm.values_list("payment_reference", flat=True))
+    collected = Order.objects.filter(payment_method__in=COLLECTED_BY_CARRIER)
+    assert {"cod", "store_pickup"} <= set(collected.values_list("payment_method", flat=True))
+    assert not collected.filter(payment_status=PaymentStatus.PAID).exists()  # until the carrier's report
+    assert Refund.objects.filter(reason="cancelled", status="due", order__status="cancelled").exists()
+    refunded = Refund.objects.get(status="refunded")
+    assert refunded.reference.startswith("TRF-") and refunded.order.payment_status == PaymentStatus.REFUNDED
+    assert Refund.objects.filter(reason="goodwill", status="due").count() == 1
+    before = Refund.objects.count()
+    seed()
+    assert Refund.objects.count() == before

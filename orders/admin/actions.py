@@ -31,8 +31,8 @@ from inventory.exceptions import InventoryError
 
 from .. import services, workflow
 from ..exceptions import ChecklistIncomplete, StaleAction, WorkflowError
-from ..models import Order
-from ..text import quoted_list
+from ..models import Order, PaymentMethod, PaymentStatus
+from ..text import money, quoted_list
 
 AddressForm = type(
     "AddressForm", (forms.Form,), forms.fields_for_model(Order, fields=services.ADDRESS_FIELDS)
@@ -64,6 +64,7 @@ class OrderActionViewsMixin:
         ("untick", False),
         ("note", False),
         ("mark_paid", False),
+        ("refund_open", False),
         ("address", True),
         ("split", False),
     ]
@@ -280,8 +281,26 @@ class OrderActionViewsMixin:
         return self._run(
             request,
             order,
-            lambda: services.order_mark_paid(order=order, actor=request.user),
+            lambda: services.order_mark_paid(
+                order=order, actor=request.user, reference=request.POST.get("reference", "")
+            ),
             _("Order %(number)s is marked paid.") % {"number": order.number},
+        )
+
+    def refund_open_view(self, request, object_id):
+        """A refund a manager grants by hand (amount and why), due until finance pays it."""
+        order = self._order_or_404(request, object_id, "orders.record_refund")
+        return self._run(
+            request,
+            order,
+            lambda: services.refund_open_by_hand(
+                order=order,
+                actor=request.user,
+                amount=request.POST.get("amount", "").strip(),
+                note=request.POST.get("note", ""),
+            ),
+            lambda refund: _("A refund of %(amount)s is due on order %(number)s.")
+            % {"amount": money(refund.amount, order.currency), "number": order.number},
         )
 
     def address_view(self, request, object_id):
@@ -355,6 +374,24 @@ class OrderBulkActionsMixin:
             else:
                 done += 1
         report_bulk(self, request, done=done, done_summary=done_message % {"count": done}, refused=refused)
+
+    def has_mark_paid_permission(self, request):
+        return request.user.has_perm("orders.mark_paid")
+
+    @admin.action(permissions=["mark_paid"], description=gettext_lazy("Mark selected orders paid"))
+    def mark_paid_selected(self, request, queryset):
+        """Card payments (whose reference is optional) in bulk. An ATM transfer needs the
+        last five digits of its account, one per order, so such orders are refused
+        here with a pointer to their page; cash on delivery is never marked by hand."""
+
+        def mark(order):
+            if order.payment_method == PaymentMethod.ATM and order.payment_status == PaymentStatus.PENDING:
+                raise WorkflowError(
+                    _("paid by ATM transfer: mark it paid on its page, with the last five digits of the transfer account.")
+                )
+            services.order_mark_paid(order=order, actor=request.user)
+
+        self._each_order(request, queryset, mark, _("%(count)s marked paid"))
 
     @admin.action(permissions=["advance"], description=gettext_lazy("Advance selected orders"))
     def advance_selected(self, request, queryset):

@@ -25,7 +25,7 @@ from common.permissions import has_permission
 from common.text import datetime_text, person_name
 
 from .. import workflow
-from ..models import DeliveryMethod, OrderStatus, PaymentStatus
+from ..models import DeliveryMethod, OrderStatus, PaymentMethod, PaymentStatus
 from ..selectors import (
     LOOKUP_CUSTOMER_LIMIT,
     LOOKUP_ORDER_LIMIT,
@@ -34,14 +34,18 @@ from ..selectors import (
     SearchTooLong,
     customer_lookup,
 )
-from ..services import REASON_MAX_LENGTH
+from ..services import REASON_MAX_LENGTH, REFERENCE_MAX_LENGTH
+from ..text import money
 
 
 def order_controls(order, perms):
     """What the lookup offers for one order, given the user's `perms` (a set of
     permission names): workflow.abilities(), as on the order page and in the services."""
     able = workflow.abilities(order, perms)
-    return {key: able[key] for key in ("hold", "resume", "cancel", "already_shipped", "address", "mark_paid", "note")}
+    controls = {key: able[key] for key in ("hold", "resume", "cancel", "already_shipped", "address", "mark_paid", "note")}
+    # The mark-paid form differs by method (an ATM transfer needs the last five digits).
+    controls["mark_paid"] = order.payment_method if controls["mark_paid"] else False
+    return controls
 
 
 def control_labels():
@@ -191,7 +195,12 @@ class OrderRowRenderer:
         self.reason_max = _e(reason_max_length)
         self.labels = {
             name: {value: _e(label) for value, label in choices.choices}
-            for name, choices in (("status", OrderStatus), ("payment", PaymentStatus), ("delivery", DeliveryMethod))
+            for name, choices in (
+                ("status", OrderStatus),
+                ("payment", PaymentStatus),
+                ("method", PaymentMethod),
+                ("delivery", DeliveryMethod),
+            )
         }
         self.text = {
             key: _e(text)
@@ -207,6 +216,8 @@ class OrderRowRenderer:
                 "cancel": _("Cancel order"),
                 "address": _("Correct shipping address"),
                 "mark_paid": _("Mark paid"),
+                "atm_placeholder": _("Last 5 digits of the account"),
+                "reference_placeholder": _("Reference (optional)"),
                 "note_placeholder": _("Note"),
                 "note": _("Add note"),
             }.items()
@@ -235,6 +246,10 @@ class OrderRowRenderer:
             "hold_label": _("Reason to put %(number)s on hold"),
             "cancel_label": _("Reason to cancel %(number)s"),
             "note_label": _("Note on %(number)s"),
+            "atm_label": _("Last 5 digits of the transfer account for %(number)s"),
+            "reference_label": _("Payment reference for %(number)s (optional)"),
+            "reference": _("reference %(reference)s"),
+            "refund_due": _("Refund due: %(amount)s"),
             "actions": _("Actions for %(number)s"),
             "return": _("Return #%(number)s waiting to be received"),
         }
@@ -266,7 +281,8 @@ class OrderRowRenderer:
             f'      <span class="order-badge order-badge--{_e(order.status)}">'
             f"{labels['status'].get(order.status) or _e(order.status)}</span>\n"
             f'      <span class="order-badge order-badge--payment-{_e(order.payment_status)}">'
-            f"{labels['payment'].get(order.payment_status) or _e(order.payment_status)}</span>\n    </td>\n"
+            f"{labels['payment'].get(order.payment_status) or _e(order.payment_status)}</span>\n"
+            f"      {self._payment(order)}\n    </td>\n"
             f'    <td class="order-nowrap" data-label="{column["placed"]}">{datetime_text(order.placed_at)}</td>\n'
             f'    <td class="order-total" data-label="{column["total"]}">'
             f"{_e(order.currency)} {_e(number_format(order.total, 2, force_grouping=True))}</td>\n"
@@ -311,6 +327,18 @@ class OrderRowRenderer:
         if row["has_controls"]:
             parts.append(self._actions(row, order))
         parts.append("</tbody>")
+        return "".join(parts)
+
+    def _payment(self, order):
+        """The method (and reference) under the payment badge, and what is owed back."""
+        method = self.labels["method"].get(order.payment_method) or _e(order.payment_method)
+        if order.payment_reference:
+            method = f"{method} · {_e(self.formats['reference'] % {'reference': order.payment_reference})}"
+        parts = [f'<div class="order-muted">{method}</div>']
+        due = getattr(order, "lookup_refund_due", None)
+        if due:
+            text = self.formats["refund_due"] % {"amount": money(due, order.currency)}
+            parts.append(f'<span class="order-badge order-badge--refund-due">{_e(text)}</span>')
         return "".join(parts)
 
     def customer(self, entry):
@@ -401,6 +429,10 @@ class OrderRowRenderer:
         )
 
     @staticmethod
+    def _kept(value):
+        return f' value="{_e(value)}"' if value else ""
+
+    @staticmethod
     def _button(label, css="button"):
         return f'<button type="submit" class="{css}">{label}</button>'
 
@@ -442,8 +474,21 @@ class OrderRowRenderer:
                 f'<a class="button lookup-action" href="{self.url("address", pk)}?next={self.back_query}">'
                 f"{text['address']}</a>"
             )
-        if controls["mark_paid"]:
-            forms.append(self._form("mark_paid", pk, self._button(text["mark_paid"])))
+        if controls["mark_paid"] == PaymentMethod.ATM:
+            label = self.formats["atm_label"] % {"number": number}
+            reference = (
+                f'<input type="text" name="reference" required inputmode="numeric" pattern="[0-9]{{5}}" maxlength="5" '
+                f'placeholder="{text["atm_placeholder"]}" aria-label="{_e(label)}"{self._kept(kept("mark_paid", "reference"))}>'
+            )
+            forms.append(self._form("mark_paid", pk, f"{reference}\n          {self._button(text['mark_paid'])}"))
+        elif controls["mark_paid"]:
+            label = self.formats["reference_label"] % {"number": number}
+            reference = (
+                f'<input type="text" name="reference" maxlength="{REFERENCE_MAX_LENGTH}" '
+                f'placeholder="{text["reference_placeholder"]}" aria-label="{_e(label)}"'
+                f'{self._kept(kept("mark_paid", "reference"))}>'
+            )
+            forms.append(self._form("mark_paid", pk, f"{reference}\n          {self._button(text['mark_paid'])}"))
         if controls["note"]:
             note_label = self.formats["note_label"] % {"number": number}
             note = self._input("text", 2000, text["note_placeholder"], note_label, kept("note", "text"))

@@ -1,6 +1,7 @@
 
 
 import datetime
+from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.contrib.admin.templatetags.admin_list import result_headers
@@ -33,7 +34,7 @@ from .filters import OverdueFilter, StrictDateRangeFilter, WarehouseFilter, huma
 from .lookup import CustomerLookupAdminMixin
 from .printables import PrintablesAdminMixin
 from .packing import PackingStationAdminMixin
-from ..models import Order, OrderEvent, OrderStatus, ReturnState
+from ..models import COLLECTED_BY_CARRIER, Order, OrderEvent, OrderStatus, PaymentMethod, Refund, ReturnState
 from ..selectors import (
     SEARCH_MAX_LENGTH,
     SearchTooLong,
@@ -51,7 +52,8 @@ from ..selectors import (
     order_status_counts,
     split_limits,
 )
-from ..services import ADDRESS_FIELDS, REASON_MAX_LENGTH
+from ..services import ADDRESS_FIELDS, REASON_MAX_LENGTH, REFERENCE_MAX_LENGTH, refundable_amount
+from ..text import money
 
 
 STATUS_LABELS = dict(OrderStatus.choices)
@@ -225,6 +227,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
         OverdueFilter,
         ("warehouse", WarehouseFilter),
         "payment_status",
+        "payment_method",
         "delivery_method",
         ("placed_at", StrictDateRangeFilter),
     ]
@@ -235,6 +238,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
         "warehouse__id__exact": "warehouse",
         "carrier": "carrier",
         "payment_status__exact": "payment_status",
+        "payment_method__exact": "payment_method",
         "delivery_method__exact": "delivery_method",
         "placed_at__range__gte": "since",
         "placed_at__range__lte": "until",
@@ -247,7 +251,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
     # staff narrow the list by date, status or search. No facet counts.
     list_per_page = 50
     list_max_pages = 40
-    actions = ["advance_selected", "hold_selected"]
+    actions = ["advance_selected", "hold_selected", "mark_paid_selected"]
     fieldsets = [
         (
             None,
@@ -257,6 +261,9 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
                     "customer",
                     "placed_at",
                     "payment_status",
+                    "payment_method",
+                    "payment_reference",
+                    "paid_at",
                     "currency",
                     "total_display",  # grouped: 3,879.00
                     "delivery_method",
@@ -341,6 +348,8 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
             "carrier",
             "payment_status__exact",
             "payment_status__isnull",
+            "payment_method__exact",
+            "payment_method__isnull",
             "delivery_method__exact",
             "delivery_method__isnull",
             "placed_at__range__gte",
@@ -468,6 +477,28 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
             context.update(self.order_page_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def payment_context(self, order, user, typed):
+        """The order page's payment and refunds: the mark-paid form's reference field,
+        the refunds (prefetched by order_for_page), what is due, and the forms a
+        manager has (mark a refund refunded, grant one by hand)."""
+        refunds = list(order.refunds.all())
+        due = sum((refund.amount for refund in refunds if refund.status == Refund.Status.DUE), Decimal("0"))
+        can_record = user.has_perm("orders.record_refund")
+        refundable = refundable_amount(order)
+        return {
+            "payment_reference_required": order.payment_method == PaymentMethod.ATM,
+            "payment_by_carrier": order.payment_method in COLLECTED_BY_CARRIER,
+            "payment_reference_max_length": REFERENCE_MAX_LENGTH,
+            "refunds": refunds,
+            "refund_due": due,
+            "refund_due_text": money(due, order.currency) if due else "",
+            "can_record_refund": can_record,
+            "can_refund_by_hand": can_record and refundable > 0,
+            "refundable_text": money(refundable, order.currency),
+            "refund_typed": typed.get("refund_open", {}),
+            "refund_mark_typed": typed.get("mark_refunded", {}),
+        }
+
     def order_page_context(self, request, obj):
         user = request.user
         order = order_for_page(obj.pk)
@@ -521,6 +552,7 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
             "typed": typed,
             "events": events,
             "can_mark_paid": able["mark_paid"],
+            **self.payment_context(order, user, typed),
             "can_note": able["note"],
             "can_correct_address": able["address"],
             "can_split": able["split"],

@@ -4,7 +4,8 @@ an order in processing (checklist, lines, timeline, action forms), a shipped ord
 (shipment, return form), unpaid, held and packed orders, a refused tracking number,
 the customers, the products, the stock levels (and low stock), the stock movements,
 the shipments, the checklist steps, the target times, the warehouses and the
-carriers, each opened by the role that uses it, on seeded data. (The start pages,
+carriers, the refunds and an order's payment and refunds, each opened by the role
+that uses it, on seeded data. (The start pages,
 packing station, lookup, dashboard, exports and pick list have their own tests.)"""
 
 import pytest
@@ -106,6 +107,11 @@ def order_page(number):
     return f"/admin/orders/order/{Order.objects.get(number=number).pk}/change/"
 
 
+def unpaid_atm_order(seeded):
+    return OrderFactory(number="SO-1060", customer=seeded["customer"], warehouse=seeded["warehouse"],
+                        payment_status="pending", payment_method="atm")
+
+
 def refuse_a_tracking_number(page):
     """A manager types a tracking number the carrier's format refuses: the page
     says so, keeps what was typed, and still passes."""
@@ -148,6 +154,18 @@ PAGES = {
         "manager",
         lambda seeded: [order_page("SO-1059"), order_page("SO-1056"), order_page("SO-1055")],
         refuse_a_tracking_number,
+    ),
+    "payments and refunds, for a manager": (
+        "manager",
+        lambda seeded: [
+            "/admin/orders/refund/",
+            "/admin/orders/refund/?status__exact=due",
+            f"/admin/orders/refund/{Order.objects.get(number='SO-1057').refunds.get().pk}/change/",
+            order_page("SO-1057"),  # cancelled paid: its refund due, "mark refunded"
+            order_page("SO-1058"),  # delivered: "Grant a refund"
+            order_page(unpaid_atm_order(seeded).number),  # the five-digit reference field
+        ],
+        lambda page: page.locator("input[name=reference][pattern]").count() == 1,
     ),
     "customer list and a customer": (
         "service",

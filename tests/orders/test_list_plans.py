@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from orders import services
-from orders.models import Order
+from orders.models import Order, Refund
 from shipping.models import Carrier
 from tests.factories import CustomerFactory, OrderFactory, WarehouseFactory
 from tests.utils import requires_postgresql_plans
@@ -31,6 +31,7 @@ BIG_TABLES = {
     "orders_orderevent",
     "shipping_shipment",
     "inventory_stockmovement",
+    "orders_refund",
 }
 # Nodes that pass rows on as they get them: a LIMIT above them stops the scan below.
 STREAMING = {"Nested Loop", "Subquery Scan", "Result", "Incremental Sort", "Unique", "Memoize", "Merge Join"}
@@ -127,6 +128,15 @@ def bulk_history(model_order, count):
             """,
             {"carrier": shipment.carrier_id},
         )
+        # A refund on every tenth (a price refunded by hand afterwards): the refund
+        # list is read from its indexes too, never sorted whole.
+        cursor.execute(
+            """
+            INSERT INTO orders_refund (order_id, amount, status, reason, note, created_at, refunded_at, reference)
+            SELECT o.id, 20, 'refunded', 'goodwill', 'Bulk', o.placed_at, o.placed_at, 'BULK-' || o.id
+            FROM orders_order o WHERE o.number LIKE 'BH-%%' AND mod(o.id, 10) = 0
+            """
+        )
         cursor.execute(
             """
             INSERT INTO orders_orderevent (order_id, kind, created_at, message, data)
@@ -170,6 +180,7 @@ def order_list_urls(data):
         changelist(warehouse__id__exact=data["warehouse"].pk),
         changelist(carrier=carrier.pk),
         changelist(payment_status__exact="pending"),
+        changelist(payment_method__exact="atm"),
         changelist(delivery_method__exact="express"),
         changelist(placed_at__range__gte="2020-01-01", placed_at__range__lte="2099-12-31"),
         changelist(status__exact="shipped", warehouse__id__exact=data["warehouse"].pk),
@@ -215,6 +226,11 @@ def test_order_pages_read_through_indexes(client, manager, data):
         reverse("admin:orders_customer_change", args=[data["customer"].pk]),
         reverse("admin:orders_checkliststep_changelist"),
         reverse("admin:orders_order_dashboard"),
+        reverse("admin:orders_refund_changelist"),
+        reverse("admin:orders_refund_changelist") + "?status__exact=due",
+        reverse("admin:orders_refund_changelist") + "?reason__exact=cancelled",
+        reverse("admin:orders_refund_changelist") + "?q=SO-90001",
+        reverse("admin:orders_refund_change", args=[Refund.objects.first().pk]),
     ]:
         assert_no_full_scans(client, url)
 

@@ -725,7 +725,7 @@ def test_mark_paid(service_user):
     order = services.order_mark_paid(order=order, actor=service_user)
     assert fresh(order).payment_status == PaymentStatus.PAID
     event = order.events.get(kind=E.PAYMENT)
-    assert (event.actor, event.data) == (service_user, {"payment_status": "paid"})
+    assert (event.actor, event.data) == (service_user, {"payment_status": "paid", "method": "card", "reference": ""})
 
 
 @pytest.mark.django_db

@@ -64,6 +64,21 @@ def test_order_row_has_every_reporting_column(db):
     assert row["shipped_at"] == timezone.localtime(shipment.shipped_at).strftime("%Y-%m-%d %H:%M:%S")
     assert row["delivered_at"] == ""
     assert row["warehouse"] == "MAIN"
+    # The payment columns come last, after the columns files were built on before.
+    assert list(row)[-3:] == ["payment_method", "payment_reference", "paid_at"]
+    assert (row["payment_method"], row["payment_reference"], row["paid_at"]) == ("card", "", "")
+
+
+def test_order_rows_carry_the_payment_method_reference_and_when_it_was_paid(db):
+    from orders import services
+    from orders.models import Order
+
+    order = OrderFactory(payment_status="pending", payment_method="atm")
+    services.order_mark_paid(order=order, actor=None, reference="01234")
+    paid_at = Order.objects.get(pk=order.pk).paid_at
+    row = csv_rows(export("orders"))[0]
+    assert (row["payment_method"], row["payment_reference"]) == ("atm", "01234")
+    assert row["paid_at"] == timezone.localtime(paid_at).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def test_order_lines_and_stock_and_products(db):

@@ -32,7 +32,6 @@ from orders import services
 from orders.defaults import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
 from orders.selectors import split_limits
 from orders.models import (
-    COLLECTED_BY_CARRIER,
     Customer,
     DeliveryMethod,
     Order,
@@ -40,6 +39,8 @@ from orders.models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    COLLECTED_BY_CARRIER,
+    PaymentMethod,
     PaymentStatus,
     Predicate,
     Refund,
@@ -303,6 +304,8 @@ class Command(BaseCommand):
             if orders >= BACKORDER_MIN_ORDERS:
                 with transaction.atomic():
                     self.seed_backorder()
+            with transaction.atomic():
+                self.seed_refunds()
         report_path = self.write_delivery_report()
         self.report(received, created)
         if report_path:
@@ -491,6 +494,7 @@ class Command(BaseCommand):
         plans.sort(key=lambda plan: -plan["age_hours"])
         for index, plan in enumerate(plans):
             plan["number"] = f"SO-{ORDER_NUMBER_START + index}"
+            self.plan_payment(plan)
         self.plan_parcels(plans)
         return plans
 
@@ -510,6 +514,24 @@ class Command(BaseCommand):
         shipped = [plan for plan in candidates if plan["final"] in shipping]
         if shipped and not any(plan.get("parcels") for plan in shipped):
             shipped[0]["parcels"] = 2
+
+    @staticmethod
+    def plan_payment(plan):
+        """How the customer pays: by card, by ATM transfer (marked paid with the last
+        five digits of the account), cash on delivery (home) or at the store on pickup
+        (paid to the carrier: such orders stay awaiting payment until the carrier's
+        report). Drawn from a generator of the order's own, so that the orders drawn
+        before this was added stay as they were."""
+        rng = random.Random(f"payment {plan['tracking']} {plan['number']}")
+        roll = rng.random()
+        if plan["method"] == DeliveryMethod.EXPRESS:
+            method = PaymentMethod.CARD
+        elif plan["method"] == DeliveryMethod.STORE_PICKUP:
+            method = PaymentMethod.STORE_PICKUP if roll < 0.4 else PaymentMethod.ATM if roll < 0.6 else PaymentMethod.CARD
+        else:
+            method = PaymentMethod.CASH_ON_DELIVERY if roll < 0.15 else PaymentMethod.ATM if roll < 0.4 else PaymentMethod.CARD
+        plan["payment"] = method
+        plan["atm_reference"] = f"{rng.randrange(100000):05d}"
 
     def seed_orders(self, count):
         plans = self.plan_orders(count)
@@ -551,7 +573,10 @@ class Command(BaseCommand):
                 {"product": self.products[sku], "quantity": quantity, "unit_price": self.products[sku].demo_price}
                 for sku, quantity in plan["lines"]
             ],
-            payment_status=PaymentStatus.PAID if plan["paid"] else PaymentStatus.PENDING,
+            # Card payments arrive with the order; an ATM transfer is marked paid when it
+            # shows on the statement (drive), and the carrier collects the others.
+            payment_status=PaymentStatus.PAID if plan["paid"] and plan["payment"] == PaymentMethod.CARD else PaymentStatus.PENDING,
+            payment_method=plan["payment"],
             delivery_method=plan["method"],
             warehouse=self.warehouses[plan["warehouse"]] if plan["warehouse"] else None,
             **fields,
@@ -566,6 +591,8 @@ class Command(BaseCommand):
             stop = S.NEW
         if plan["note"]:
             services.order_add_note(order=order, actor=service, text=plan["note"])
+        if plan["paid"] and plan["payment"] == PaymentMethod.ATM:
+            order = services.order_mark_paid(order=order, actor=service, reference=plan["atm_reference"])
         while MAIN_PATH.index(order.status) < MAIN_PATH.index(stop):
             order = self.advance(order, plan)
         if final == S.ON_HOLD or via == S.ON_HOLD:
@@ -627,8 +654,8 @@ class Command(BaseCommand):
         """Do what the current state's checklist asks, then advance."""
         warehouse, service = self.users["warehouse"], self.users["service"]
         if order.status == S.NEW:
-            if order.payment_status != PaymentStatus.PAID:
-                order = services.order_mark_paid(order=order, actor=service)
+            if order.payment_status != PaymentStatus.PAID and order.payment_method not in COLLECTED_BY_CARRIER:
+                order = services.order_mark_paid(order=order, actor=service, reference=plan["atm_reference"])
             self.ensure_stock(order)
         elif order.status == S.PROCESSING:
             self.scan(order)
@@ -733,6 +760,27 @@ class Command(BaseCommand):
             services.order_split(order=order, actor=self.users["warehouse"], lines=moves, reason=BACKORDER_REASON)
             return
 
+    def seed_refunds(self):
+        """Cancelling a paid order opened its refund (order_cancel); finance has paid
+        the oldest one back, and a manager granted part of a price back on the first
+        completed order, still due. Once: a second run finds them done."""
+        manager = self.users["manager"]
+        due = Refund.objects.filter(reason=Refund.Reason.CANCELLED).order_by("order__number")
+        if not Refund.objects.filter(status=Refund.Status.REFUNDED).exists():
+            first = due.filter(status=Refund.Status.DUE).first()
+            if first is not None:
+                reference = f"TRF-{first.order.number.removeprefix('SO-')}"
+                services.refund_mark_refunded(refund=first, actor=manager, reference=reference)
+        if not Refund.objects.filter(reason=Refund.Reason.GOODWILL).exists():
+            completed = (
+                Order.objects.filter(status=S.COMPLETED, payment_status=PaymentStatus.PAID).order_by("number").first()
+            )
+            if completed is not None:
+                amount = (completed.total / 10).quantize(Decimal("1")) or Decimal("1")
+                services.refund_open_by_hand(
+                    order=completed, actor=manager, amount=amount, note="外盒壓損，退一成 Box arrived dented: 10% back"
+                )
+
     # --- timestamps --------------------------------------------------------------
 
     def backdate(self, order, plan):
@@ -792,6 +840,14 @@ class Command(BaseCommand):
             ["created_at"],
             [(pk, [move(created_at)]) for pk, created_at in order.stock_movements.values_list("pk", "created_at")],
         )
+        restamp(
+            Refund,
+            ["created_at"],
+            [(pk, [move(created_at)]) for pk, created_at in order.refunds.values_list("pk", "created_at")],
+        )
+        paid_at = Order.objects.filter(pk=order.pk).values_list("paid_at", flat=True).first()
+        if paid_at is not None:
+            Order.objects.filter(pk=order.pk).update(paid_at=move(paid_at))
         restamp(
             Shipment,
             ["created_at", "shipped_at", "delivered_at"],
