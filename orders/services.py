@@ -59,6 +59,7 @@ from .models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    PICKUP_FIELDS as MODEL_PICKUP_FIELDS,
     REASON_MAX_LENGTH,
     PaymentStatus,
     Refund,
@@ -81,6 +82,10 @@ ORDER_FIELDS = {
     "ship_city",
     "ship_postcode",
     "ship_country",
+    "pickup_chain",
+    "pickup_store_code",
+    "pickup_store_name",
+    "payment_method",
     "warehouse",
 }
 ADDRESS_FIELDS = [
@@ -92,6 +97,10 @@ ADDRESS_FIELDS = [
     "ship_postcode",
     "ship_country",
 ]
+# The pickup store of a convenience-store pickup order, corrected with the address
+# (order_correct_address) while the parcel has not left.
+PICKUP_FIELDS = list(MODEL_PICKUP_FIELDS)
+CORRECTABLE_FIELDS = [*ADDRESS_FIELDS, *PICKUP_FIELDS]
 
 
 def event_add(*, order, kind, actor, message="", data=None):
@@ -736,9 +745,12 @@ def order_mark_paid(*, order, actor):
 
 @transaction.atomic
 def order_correct_address(*, order, actor, **fields):
-    """Correct the shipping address while the parcel has not left."""
+    """Correct the shipping address, and a store pickup's store (PICKUP_FIELDS),
+    while the parcel has not left. The store is checked as on creation
+    (Order.clean): the chain's code format, required for a store pickup and blank
+    otherwise."""
     require_permission(actor, "orders.correct_address", _("correct shipping addresses"))
-    unknown = set(fields) - set(ADDRESS_FIELDS)
+    unknown = set(fields) - set(CORRECTABLE_FIELDS)
     if unknown:
         raise TypeError(f"order_correct_address() got unexpected fields: {', '.join(sorted(unknown))}")
     order = _lock_order(order)
@@ -748,7 +760,7 @@ def order_correct_address(*, order, actor, **fields):
             % {"number": order.number, "status": workflow.status_label(order.status)}
         )
     # As text: the country reads as a django-countries Country, which the event's JSON cannot hold.
-    before = {name: str(getattr(order, name)) for name in ADDRESS_FIELDS}
+    before = {name: str(getattr(order, name)) for name in CORRECTABLE_FIELDS}
     errors = {}
     for name, value in fields.items():
         value = str(value or "").strip()
@@ -766,8 +778,8 @@ def order_correct_address(*, order, actor, **fields):
         errors = {**refusal.error_dict, **errors}
     if errors:
         raise ValidationError(errors)
-    after = {name: str(getattr(order, name)) for name in ADDRESS_FIELDS}
-    changed = {name: [before[name], after[name]] for name in ADDRESS_FIELDS if before[name] != after[name]}
+    after = {name: str(getattr(order, name)) for name in CORRECTABLE_FIELDS}
+    changed = {name: [before[name], after[name]] for name in CORRECTABLE_FIELDS if before[name] != after[name]}
     if not changed:
         return order
     order.save(update_fields=list(changed))

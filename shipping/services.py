@@ -10,6 +10,7 @@ run inside an order's transition, under its lock (shipping/receivers.py).
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from common.permissions import require_permission
 from orders import workflow
@@ -17,7 +18,7 @@ from orders.models import Order, OrderEvent, OrderStatus
 from orders.services import checked_reason, event_add
 
 from .exceptions import ShippingError
-from .models import Shipment, ShipmentLine
+from .models import Carrier, Shipment, ShipmentLine
 from .tracking import TRACKING_NUMBER_MAX_LENGTH, normalise_tracking_number, pattern_error, tracking_number_valid
 
 SHIPPABLE = {OrderStatus.PROCESSING, OrderStatus.PACKED}
@@ -78,6 +79,46 @@ def _tracking_number_used_refusal(tracking_number, duplicate):
     )
 
 
+def carriers_serving(order):
+    """The active carriers that deliver `order` (its delivery method and, for a store
+    pickup, its chain), by name."""
+    return [carrier for carrier in Carrier.objects.filter(is_active=True).order_by("name") if carrier.serves(order)]
+
+
+def no_carrier_text(order):
+    """What staff are told when no active carrier serves the order."""
+    return _(
+        "No active carrier delivers %(delivery)s; a manager can add one, or tick the method on a carrier's page "
+        "(Shipping › Carriers)."
+    ) % {"delivery": order.delivery_text}
+
+
+def _carrier_refusal(carrier, order):
+    """A ShippingError when `carrier` does not serve the order's delivery method (and,
+    for a convenience-store pickup, its chain), naming the carriers that do; None
+    when it does."""
+    if carrier.serves(order):
+        return None
+    serving = carriers_serving(order)
+    if order.is_store_pickup and not order.pickup_chain:
+        return ShippingError(
+            _("Order %(number)s has no pickup store yet; correct its address with the chain and store first.")
+            % {"number": order.number}
+        )
+    text = _("%(carrier)s does not deliver %(delivery)s, as order %(number)s is sent.") % {
+        "carrier": carrier.name,
+        "delivery": order.delivery_text,
+        "number": order.number,
+    }
+    if not serving:
+        return ShippingError(f"{text} {no_carrier_text(order)}")
+    return ShippingError(
+        f"{text} "
+        + _("Choose %(carriers)s.")
+        % {"carriers": pgettext("between the items of a list", ", ").join(c.name for c in serving)}
+    )
+
+
 @transaction.atomic
 def shipment_create(*, order, carrier, tracking_number, actor):
     """Book the order's parcel with a carrier. All lines go in the one shipment, and an
@@ -95,6 +136,9 @@ def shipment_create(*, order, carrier, tracking_number, actor):
         raise _second_shipment_refusal(order, live)
     if not carrier.is_active:
         raise ShippingError(_("%(carrier)s is not an active carrier.") % {"carrier": carrier.name})
+    refusal = _carrier_refusal(carrier, order)
+    if refusal is not None:
+        raise refusal
     if pattern_error(carrier.tracking_number_pattern):
         raise ShippingError(
             _("The tracking number pattern of %(carrier)s cannot be used; a manager must correct it on the carrier page.")
