@@ -30,7 +30,7 @@ def test_create_a_shipment_with_every_line(status, warehouse_user):
     event = order.events.get(kind=OrderEvent.Kind.SHIPMENT)
     assert (event.actor, event.data) == (
         warehouse_user,
-        {"action": "created", "carrier": "TCAT", "tracking_number": "123456789012"},
+        {"action": "created", "carrier": "TESTCAT", "tracking_number": "123456789012"},
     )
 
 
