@@ -18,7 +18,7 @@ from shipping.exceptions import ShippingError
 from shipping.models import Carrier, Shipment
 from shipping.services import shipment_create
 from shipping.tracking import describe_pattern, tracking_number_valid
-from tests.factories import CarrierFactory, OrderFactory
+from tests.factories import OrderFactory
 from tests.orders.test_admin import action_url, change_url, messages_of
 from tests.utils import count_queries, page_queries
 
