@@ -782,9 +782,32 @@ def order_correct_address(*, order, actor, **fields):
     changed = {name: [before[name], after[name]] for name in CORRECTABLE_FIELDS if before[name] != after[name]}
     if not changed:
         return order
+    if "pickup_chain" in changed:
+        _refuse_booked_with_another_chain(order)
     order.save(update_fields=list(changed))
     event_add(order=order, kind=OrderEvent.Kind.ADDRESS, actor=actor, data={"changed": changed})
     return order
+
+
+def _refuse_booked_with_another_chain(order):
+    """A parcel already booked (not cancelled) with a carrier that does not deliver to
+    the new chain's stores: the store's chain cannot change under it. Read after the
+    order lock, so a shipment being created at the same moment is either seen here or
+    sees the new chain (shipment_create checks the carrier under the same lock)."""
+    for shipment in order.shipments.exclude(status="cancelled").select_related("carrier"):
+        if not shipment.carrier.serves(order):
+            raise WorkflowError(
+                _(
+                    "Order %(number)s is booked with %(carrier)s %(tracking_number)s, which does not deliver to "
+                    "%(chain)s stores; void that shipment before changing the store's chain."
+                )
+                % {
+                    "number": order.number,
+                    "carrier": shipment.carrier.name,
+                    "tracking_number": shipment.tracking_number,
+                    "chain": order.pickup_chain_label,
+                }
+            )
 
 
 # --- packing station --------------------------------------------------------------

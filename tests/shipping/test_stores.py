@@ -11,6 +11,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from orders import services as orders_services
+from orders.exceptions import WorkflowError
 from orders.models import Order, StoreChain
 from shipping.admin.carriers import CarrierForm
 from shipping.defaults import DEFAULT_CARRIERS, carriers_load
@@ -301,3 +303,28 @@ def test_printables_queries_do_not_grow_with_store_pickup_orders(client, warehou
     many, page = page_queries(client, f"{url}?ids={ids}{params}")
     assert page.content.decode().count("府城門市") >= 4
     assert many == one
+
+
+# --- the store's chain and a booked parcel ---------------------------------------------------------
+
+
+def test_the_chain_cannot_change_under_a_parcel_booked_with_the_old_chains_carrier(warehouse_user, service_user):
+    order = OrderFactory(packed=True, delivery_method="store_pickup", number="SO-CH")
+    shipment_create(order=order, carrier=Carrier.objects.get(code="SEVEN"), tracking_number="F12345678901",
+                    actor=warehouse_user)
+    with pytest.raises(WorkflowError) as refused:
+        orders_services.order_correct_address(
+            order=order, actor=service_user, pickup_chain="familymart", pickup_store_code="013579",
+            pickup_store_name="台中公益店",
+        )
+    assert str(refused.value) == (
+        "Order SO-CH is booked with 7-ELEVEN 交貨便 F12345678901, which does not deliver to FamilyMart stores; "
+        "void that shipment before changing the store's chain."
+    )
+    order.refresh_from_db()
+    assert order.pickup_chain == "7-eleven"
+    # Another store of the same chain is fine: the carrier still delivers there.
+    orders_services.order_correct_address(order=order, actor=service_user, pickup_store_code="111111",
+                                          pickup_store_name="鑫台北門市")
+    order.refresh_from_db()
+    assert order.pickup_store_code == "111111"
