@@ -99,13 +99,13 @@ def _carrier_refusal(carrier, order):
     when it does."""
     if carrier.serves(order):
         return None
-    serving = carriers_serving(order)
     if order.is_store_pickup and not order.pickup_chain:
         return ShippingError(
             _("Order %(number)s has no pickup store yet; correct its address with the chain and store first.")
             % {"number": order.number}
         )
-    text = _("%(carrier)s does not deliver %(delivery)s, as order %(number)s is sent.") % {
+    serving = carriers_serving(order)
+    text = _("Order %(number)s goes by %(delivery)s, which %(carrier)s does not deliver.") % {
         "carrier": carrier.name,
         "delivery": order.delivery_text,
         "number": order.number,

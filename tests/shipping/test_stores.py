@@ -163,7 +163,7 @@ def test_dhl_is_refused_for_a_7_eleven_pickup_naming_the_carrier_that_serves_it(
     with pytest.raises(ShippingError) as refused:
         shipment_create(order=order, carrier=dhl, tracking_number="1234567890", actor=warehouse_user)
     assert str(refused.value) == (
-        "DHL Express does not deliver Convenience-store pickup (7-ELEVEN), as order SO-711 is sent. "
+        "Order SO-711 goes by Convenience-store pickup (7-ELEVEN), which DHL Express does not deliver. "
         "Choose 7-ELEVEN 交貨便."
     )
     assert not order.shipments.exists()
@@ -175,7 +175,7 @@ def test_dhl_is_refused_for_a_7_eleven_pickup_naming_the_carrier_that_serves_it(
 
 def test_another_chains_carrier_is_refused(warehouse_user):
     order = OrderFactory(packed=True, delivery_method="store_pickup", pickup_chain="hilife", number="SO-HL")
-    with pytest.raises(ShippingError, match=r"全家店到店 FamilyMart does not deliver Convenience-store pickup \(Hi-Life\).*Choose 萊爾富 Hi-Life\."):
+    with pytest.raises(ShippingError, match=r"goes by Convenience-store pickup \(Hi-Life\), which 全家店到店 FamilyMart does not deliver\. Choose 萊爾富 Hi-Life\."):
         shipment_create(order=order, carrier=Carrier.objects.get(code="FAMILY"), tracking_number="12345678901",
                         actor=warehouse_user)
 
@@ -186,11 +186,11 @@ def test_a_home_courier_is_refused_for_an_express_order_and_an_express_one_for_a
         shipment_create(order=express, carrier=Carrier.objects.get(code="TCAT"), tracking_number="123456789012",
                         actor=warehouse_user)
     assert str(refused.value) == (
-        "黑貓宅急便 T-Cat does not deliver Express (international), as order SO-EX is sent. "
+        "Order SO-EX goes by Express (international), which 黑貓宅急便 T-Cat does not deliver. "
         "Choose DHL Express, FedEx, UPS, 中華郵政 Chunghwa Post."
     )
     home = OrderFactory(packed=True, number="SO-HOME")
-    with pytest.raises(ShippingError, match="UPS does not deliver Home delivery, as order SO-HOME is sent"):
+    with pytest.raises(ShippingError, match="Order SO-HOME goes by Home delivery, which UPS does not deliver."):
         shipment_create(order=home, carrier=Carrier.objects.get(code="UPS"), tracking_number="1Z999AA10123456784",
                         actor=warehouse_user)
 
@@ -202,7 +202,7 @@ def test_when_no_active_carrier_serves_the_order_the_refusal_says_so(warehouse_u
         shipment_create(order=order, carrier=Carrier.objects.get(code="SEVEN"), tracking_number="F12345678901",
                         actor=warehouse_user)
     assert str(refused.value) == (
-        "7-ELEVEN 交貨便 does not deliver Convenience-store pickup (OK mart), as order SO-OK is sent. "
+        "Order SO-OK goes by Convenience-store pickup (OK mart), which 7-ELEVEN 交貨便 does not deliver. "
         "No active carrier delivers Convenience-store pickup (OK mart); a manager can add one, or tick the method "
         "on a carrier's page (Shipping › Carriers)."
     )
@@ -253,7 +253,7 @@ def test_posting_a_carrier_that_does_not_serve_the_order_is_refused_with_a_messa
     )
     assert response.status_code == 302
     [(level, text)] = messages_of(response)
-    assert level == "error" and text.startswith("DHL Express does not deliver Convenience-store pickup (7-ELEVEN)")
+    assert level == "error" and text.startswith("Order " + order.number + " goes by Convenience-store pickup (7-ELEVEN), which DHL Express")
     assert not order.shipments.exists()
 
 
