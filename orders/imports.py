@@ -23,7 +23,18 @@ from reports.registry import register_import
 
 from . import services
 from .exceptions import WorkflowError
-from .models import Customer, DeliveryMethod, Order, OrderLine, PaymentStatus, country_code
+from .models import (
+    Customer,
+    DeliveryMethod,
+    Order,
+    OrderLine,
+    PaymentMethod,
+    PaymentStatus,
+    StoreChain,
+    country_code,
+    normalise_store_code,
+    pickup_store_errors,
+)
 
 # The order-level columns: the same on every row of an order.
 ORDER_COLUMNS = (
@@ -43,6 +54,10 @@ ORDER_COLUMNS = (
     "payment_status",
     "currency",
 )
+# Order-level columns a file may leave out (older files have none of them): the
+# pickup store of a convenience-store pickup, and how the order is paid (card when
+# blank or absent).
+OPTIONAL_ORDER_COLUMNS = ("pickup_chain", "pickup_store_code", "pickup_store_name", "payment_method")
 LINE_COLUMNS = ("sku", "quantity", "unit_price")
 ADDRESS_COLUMNS = ("ship_name", "ship_phone", "ship_address1", "ship_address2", "ship_city", "ship_postcode")
 # An imported order is awaiting payment or paid; refunds are recorded afterwards.
@@ -50,11 +65,15 @@ PAYMENT_CHOICES = (PaymentStatus.PENDING.value, PaymentStatus.PAID.value)
 DEFAULT_CURRENCY = "TWD"
 
 DELIVERY_CHOICES = tuple(DeliveryMethod.values)
+STORE_CHAIN_CHOICES = tuple(StoreChain.values)
+PAYMENT_METHOD_CHOICES = tuple(PaymentMethod.values)
 
-_order_values = operator.itemgetter(*ORDER_COLUMNS)
+AGREEING_COLUMNS = (*ORDER_COLUMNS, *OPTIONAL_ORDER_COLUMNS)
+_order_values = operator.itemgetter(*AGREEING_COLUMNS)
 _order_field = Order._meta.get_field
 _customer_field = Customer._meta.get_field
 ORDER_FIELD = {column: _order_field(column) for column in ADDRESS_COLUMNS}
+ORDER_PICKUP_FIELD = {column: _order_field(column) for column in ("pickup_store_code", "pickup_store_name")}
 UNIT_PRICE = OrderLine._meta.get_field("unit_price")
 
 
@@ -66,6 +85,7 @@ class OrderImporter(Importer):
     name = "orders"
     verbose_name = gettext_lazy("orders")
     columns = ("order_number", *ORDER_COLUMNS, *LINE_COLUMNS)
+    optional_columns = OPTIONAL_ORDER_COLUMNS
     permission = "orders.add_order"
     existing = gettext_lazy(
         "An order whose number exists already is skipped with all its rows: never duplicated or changed."
@@ -122,7 +142,7 @@ class OrderImporter(Importer):
         for row in group[1:]:
             if _order_values(row.cells) == first_values:
                 continue
-            for column in ORDER_COLUMNS:
+            for column in AGREEING_COLUMNS:
                 if row.cells[column] != group[0].cells[column]:
                     ok = False
                     report.error(
@@ -178,6 +198,8 @@ class OrderImporter(Importer):
                 % {"value": shown(cells["currency"])},
             )
         fields["currency"] = currency
+        fields["payment_method"] = cells.choice("payment_method", PAYMENT_METHOD_CHOICES, default=PaymentMethod.CARD.value)
+        self._pickup_store(cells, fields)
         code = cells["warehouse"]
         fields["warehouse"] = None
         if code:
@@ -188,6 +210,28 @@ class OrderImporter(Importer):
                 cells.error("warehouse", _("Warehouse %(code)s is not active.") % {"code": code})
             fields["warehouse"] = warehouse
         return fields
+
+    def _pickup_store(self, cells, fields):
+        """The pickup store columns, checked as the order checks them
+        (orders.models.pickup_store_errors): required for a store_pickup row, blank for
+        any other; the code in its chain's format."""
+        chain = cells["pickup_chain"].lower()
+        if chain and chain not in STORE_CHAIN_CHOICES:
+            cells.error(
+                "pickup_chain",
+                _("“%(value)s” is not one of: %(choices)s.")
+                % {"value": shown(cells["pickup_chain"]), "choices": ", ".join(STORE_CHAIN_CHOICES)},
+            )
+            chain = None
+        code = cells.text("pickup_store_code", ORDER_PICKUP_FIELD["pickup_store_code"])
+        if code is not None:
+            code = normalise_store_code(code)
+        name = cells.text("pickup_store_name", ORDER_PICKUP_FIELD["pickup_store_name"])
+        method = fields.get("delivery_method")
+        if None not in (method, chain, code, name):
+            for field, message in pickup_store_errors(method, chain, code, name).items():
+                cells.error(field, message)
+        fields["pickup_chain"], fields["pickup_store_code"], fields["pickup_store_name"] = chain or "", code or "", name or ""
 
     def _customer(self, cells, lookups):
         """The customer with this e-mail: stored, or new (one per e-mail in the file)."""

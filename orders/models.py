@@ -1,3 +1,5 @@
+import re
+import unicodedata
 from datetime import datetime
 from decimal import Decimal
 
@@ -6,7 +8,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import CountryField
@@ -87,6 +89,12 @@ class PaymentMethod(models.TextChoices):
 COLLECTED_BY_CARRIER = {PaymentMethod.CASH_ON_DELIVERY, PaymentMethod.STORE_PICKUP}
 
 
+class DeliveryMethod(models.TextChoices):
+    HOME = "home", _("Home delivery")
+    STORE_PICKUP = "store_pickup", _("Convenience-store pickup")
+    EXPRESS = "express", _("Express (international)")
+
+
 class StoreChain(models.TextChoices):
     """The convenience-store chains an order can be picked up at."""
 
@@ -106,18 +114,73 @@ STORE_CODE_PATTERNS = {
 }
 
 
+_DIGITS_PATTERN = re.compile(r"\\d\{(\d+)\}")
+
+
+def store_code_format(chain):
+    """A chain's store codes in words, with an example ("6 digits, like 123456"), as
+    staff are told tracking numbers (shipping/tracking.py describe_pattern, whose
+    messages these are)."""
+    pattern = STORE_CODE_PATTERNS.get(chain, "")
+    match = _DIGITS_PATTERN.fullmatch(pattern)
+    if match is None:
+        return gettext("matching the pattern %(pattern)s") % {"pattern": pattern}
+    count = int(match.group(1))
+    words = ngettext("%(count)s digit", "%(count)s digits", count) % {"count": count}
+    return gettext("%(format)s, like %(example)s") % {"format": words, "example": ("1234567890" * 2)[:count]}
+
+
+def normalise_store_code(value):
+    """A store code as stored: full-width digits (１３１３８６, as a Chinese input method
+    types them) read as the ASCII ones, spaces around and inside taken out."""
+    return unicodedata.normalize("NFKC", str(value or "")).strip().replace(" ", "").upper()
+
+
+def store_code_valid(chain, code):
+    """Whether the whole `code` (normalised) is one of `chain`'s store codes. ASCII
+    digits only: `\\d` alone would take other scripts' digits (١٢٣٤)."""
+    pattern = STORE_CODE_PATTERNS.get(chain)
+    return pattern is not None and re.fullmatch(pattern, code, flags=re.ASCII) is not None
+
+
+PICKUP_FIELDS = ("pickup_chain", "pickup_store_code", "pickup_store_name")
+
+
+def pickup_store_errors(delivery_method, chain, code, name):
+    """{field: message} of what is wrong with an order's pickup store (the values
+    already stripped, the code normalised): for a convenience-store pickup the chain,
+    the store code in that chain's format and the store's name are required; for any
+    other delivery method all three stay blank. The one rule Order.clean(), the
+    order services and the orders import apply."""
+    errors = {}
+    if delivery_method == DeliveryMethod.STORE_PICKUP:
+        if not chain:
+            errors["pickup_chain"] = gettext("Choose the store chain for a convenience-store pickup.")
+        if not code:
+            errors["pickup_store_code"] = gettext("Enter the store code for a convenience-store pickup.")
+        elif chain in StoreChain.values and not store_code_valid(chain, code):
+            errors["pickup_store_code"] = gettext(
+                "“%(code)s” is not a %(chain)s store code: expected %(format)s."
+            ) % {"code": code, "chain": StoreChain(chain).label, "format": store_code_format(chain)}
+        if not name:
+            errors["pickup_store_name"] = gettext("Enter the name of the pickup store.")
+        return errors
+    method = DeliveryMethod(delivery_method).label if delivery_method in DeliveryMethod.values else delivery_method
+    for field, value in zip(PICKUP_FIELDS, (chain, code, name)):
+        if value:
+            errors[field] = gettext(
+                "Only a convenience-store pickup order has a pickup store; this order is sent by %(method)s. "
+                "Leave it blank."
+            ) % {"method": method}
+    return errors
+
+
 class ReturnState(models.TextChoices):
     """How much of what an order shipped has come back (received returns)."""
 
     NONE = "", _("Nothing returned")
     PARTLY = "partly", _("Partly returned")
     FULLY = "fully", _("Returned")
-
-
-class DeliveryMethod(models.TextChoices):
-    HOME = "home", _("Home delivery")
-    STORE_PICKUP = "store_pickup", _("Convenience-store pickup")
-    EXPRESS = "express", _("Express (international)")
 
 
 class Customer(models.Model):
@@ -386,6 +449,52 @@ class Order(models.Model):
 
     def __str__(self):
         return self.number
+
+    def clean(self):
+        """The pickup store: required for a convenience-store pickup, in the chain's
+        code format, and blank for any other delivery method (pickup_store_errors).
+        Run by full_clean, so by the order services (creation, imports, address
+        corrections) and any admin form alike. Not a database constraint: orders
+        placed before stores were data hold the store in the address line."""
+        super().clean()
+        self.pickup_chain = (self.pickup_chain or "").strip()
+        self.pickup_store_code = normalise_store_code(self.pickup_store_code)
+        self.pickup_store_name = (self.pickup_store_name or "").strip()
+        errors = pickup_store_errors(
+            self.delivery_method, self.pickup_chain, self.pickup_store_code, self.pickup_store_name
+        )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_store_pickup(self):
+        return self.delivery_method == DeliveryMethod.STORE_PICKUP
+
+    @property
+    def pickup_chain_label(self):
+        if self.pickup_chain in StoreChain.values:
+            return StoreChain(self.pickup_chain).label
+        return self.pickup_chain
+
+    @property
+    def pickup_store_text(self):
+        """The pickup store in one line ("7-ELEVEN 府城門市 (store 131386)"), or ""
+        when the order has none."""
+        if not (self.pickup_chain or self.pickup_store_code or self.pickup_store_name):
+            return ""
+        text = " ".join(str(part) for part in (self.pickup_chain_label, self.pickup_store_name) if part)
+        if not self.pickup_store_code:
+            return text
+        return bracketed(text, gettext("store %(code)s") % {"code": self.pickup_store_code})
+
+    @property
+    def delivery_text(self):
+        """The delivery method, with the chain for a store pickup
+        ("Convenience-store pickup (7-ELEVEN)")."""
+        label = self.get_delivery_method_display()
+        if self.is_store_pickup and self.pickup_chain:
+            return bracketed(label, self.pickup_chain_label)
+        return str(label)
 
     @property
     def ship_address_lines(self):

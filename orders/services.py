@@ -63,6 +63,7 @@ from .models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    PICKUP_FIELDS as MODEL_PICKUP_FIELDS,
     REASON_MAX_LENGTH,
     COLLECTED_BY_CARRIER,
     PaymentMethod,
@@ -90,6 +91,10 @@ ORDER_FIELDS = {
     "ship_city",
     "ship_postcode",
     "ship_country",
+    "pickup_chain",
+    "pickup_store_code",
+    "pickup_store_name",
+    "payment_method",
     "warehouse",
 }
 ADDRESS_FIELDS = [
@@ -101,6 +106,10 @@ ADDRESS_FIELDS = [
     "ship_postcode",
     "ship_country",
 ]
+# The pickup store of a convenience-store pickup order, corrected with the address
+# (order_correct_address) while the parcel has not left.
+PICKUP_FIELDS = list(MODEL_PICKUP_FIELDS)
+CORRECTABLE_FIELDS = [*ADDRESS_FIELDS, *PICKUP_FIELDS]
 
 
 def event_add(*, order, kind, actor, message="", data=None):
@@ -1192,9 +1201,12 @@ def order_payment_collect(*, order, actor, amount, reference, collected_at=None)
 
 @transaction.atomic
 def order_correct_address(*, order, actor, **fields):
-    """Correct the shipping address while the parcel has not left."""
+    """Correct the shipping address, and a store pickup's store (PICKUP_FIELDS),
+    while the parcel has not left. The store is checked as on creation
+    (Order.clean): the chain's code format, required for a store pickup and blank
+    otherwise."""
     require_permission(actor, "orders.correct_address", _("correct shipping addresses"))
-    unknown = set(fields) - set(ADDRESS_FIELDS)
+    unknown = set(fields) - set(CORRECTABLE_FIELDS)
     if unknown:
         raise TypeError(f"order_correct_address() got unexpected fields: {', '.join(sorted(unknown))}")
     order = _lock_order(order)
@@ -1204,7 +1216,7 @@ def order_correct_address(*, order, actor, **fields):
             % {"number": order.number, "status": workflow.status_label(order.status)}
         )
     # As text: the country reads as a django-countries Country, which the event's JSON cannot hold.
-    before = {name: str(getattr(order, name)) for name in ADDRESS_FIELDS}
+    before = {name: str(getattr(order, name)) for name in CORRECTABLE_FIELDS}
     errors = {}
     for name, value in fields.items():
         value = str(value or "").strip()
@@ -1222,13 +1234,36 @@ def order_correct_address(*, order, actor, **fields):
         errors = {**refusal.error_dict, **errors}
     if errors:
         raise ValidationError(errors)
-    after = {name: str(getattr(order, name)) for name in ADDRESS_FIELDS}
-    changed = {name: [before[name], after[name]] for name in ADDRESS_FIELDS if before[name] != after[name]}
+    after = {name: str(getattr(order, name)) for name in CORRECTABLE_FIELDS}
+    changed = {name: [before[name], after[name]] for name in CORRECTABLE_FIELDS if before[name] != after[name]}
     if not changed:
         return order
+    if "pickup_chain" in changed:
+        _refuse_booked_with_another_chain(order)
     order.save(update_fields=list(changed))
     event_add(order=order, kind=OrderEvent.Kind.ADDRESS, actor=actor, data={"changed": changed})
     return order
+
+
+def _refuse_booked_with_another_chain(order):
+    """A parcel already booked (not cancelled) with a carrier that does not deliver to
+    the new chain's stores: the store's chain cannot change under it. Read after the
+    order lock, so a shipment being created at the same moment is either seen here or
+    sees the new chain (shipment_create checks the carrier under the same lock)."""
+    for shipment in order.shipments.exclude(status="cancelled").select_related("carrier"):
+        if not shipment.carrier.serves(order):
+            raise WorkflowError(
+                _(
+                    "Order %(number)s is booked with %(carrier)s %(tracking_number)s, which does not deliver to "
+                    "%(chain)s stores; void that shipment before changing the store's chain."
+                )
+                % {
+                    "number": order.number,
+                    "carrier": shipment.carrier.name,
+                    "tracking_number": shipment.tracking_number,
+                    "chain": order.pickup_chain_label,
+                }
+            )
 
 
 # --- packing station --------------------------------------------------------------

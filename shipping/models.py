@@ -1,9 +1,13 @@
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
+
+from common.text import bracketed
 
 from orders.models import REASON_MAX_LENGTH, DeliveryMethod, StoreChain
 
@@ -52,9 +56,50 @@ class Carrier(models.Model):
         verbose_name = _("carrier")
         verbose_name_plural = _("carriers")
         permissions = [("print_documents", _("Can print pick lists and packing slips"))]
+        constraints = [
+            # A store-pickup carrier delivers to the stores of one chain; any other has none.
+            models.CheckConstraint(
+                condition=(Q(serves_store_pickup=True) & ~Q(store_chain="")) | Q(serves_store_pickup=False, store_chain=""),
+                name="carrier_store_chain_with_store_pickup",
+            ),
+        ]
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        """The served methods make sense together: a store-pickup carrier names its
+        chain, a chain goes only with store pickup, and an active carrier serves at
+        least one method (else no order could ever ship with it)."""
+        super().clean()
+        errors = {}
+        if self.serves_store_pickup and not self.store_chain:
+            errors["store_chain"] = _("A convenience-store pickup carrier needs the chain whose stores it delivers to.")
+        elif self.store_chain and not self.serves_store_pickup:
+            errors["store_chain"] = _(
+                "A store chain goes only with convenience-store pickup: tick it, or leave the chain blank."
+            )
+        if self.is_active and not (self.serves_home or self.serves_store_pickup or self.serves_express):
+            errors.setdefault(
+                "serves_home",
+                _("Tick at least one delivery method this carrier serves (an active carrier serving none could ship no order)."),
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def served_methods_text(self):
+        """What the carrier serves, in words: "Home delivery, Express (international)",
+        "Convenience-store pickup (7-ELEVEN)"."""
+        parts = []
+        if self.serves_home:
+            parts.append(str(DeliveryMethod.HOME.label))
+        if self.serves_store_pickup:
+            chain = StoreChain(self.store_chain).label if self.store_chain in StoreChain.values else self.store_chain
+            parts.append(bracketed(DeliveryMethod.STORE_PICKUP.label, chain) if chain else str(DeliveryMethod.STORE_PICKUP.label))
+        if self.serves_express:
+            parts.append(str(DeliveryMethod.EXPRESS.label))
+        return pgettext("between the items of a list", ", ").join(parts)
 
     @property
     def tracking_number_format(self):

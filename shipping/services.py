@@ -23,7 +23,7 @@ from numbers import Integral
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from common.cleaning import parse_id, parse_whole_number
 from common.permissions import require_permission
@@ -138,6 +138,44 @@ def _parcel_lines(order, lines, left, requested):
     if not wanted:
         raise ShippingError(_("The parcel holds nothing: give a quantity for at least one line."))
     return [(line, wanted[line.pk]) for line in lines if line.pk in wanted]
+def carriers_serving(order):
+    """The active carriers that deliver `order` (its delivery method and, for a store
+    pickup, its chain), by name."""
+    return [carrier for carrier in Carrier.objects.filter(is_active=True).order_by("name") if carrier.serves(order)]
+
+
+def no_carrier_text(order):
+    """What staff are told when no active carrier serves the order."""
+    return _(
+        "No active carrier delivers %(delivery)s; a manager can add one, or tick the method on a carrier's page "
+        "(Shipping › Carriers)."
+    ) % {"delivery": order.delivery_text}
+
+
+def _carrier_refusal(carrier, order):
+    """A ShippingError when `carrier` does not serve the order's delivery method (and,
+    for a convenience-store pickup, its chain), naming the carriers that do; None
+    when it does."""
+    if carrier.serves(order):
+        return None
+    if order.is_store_pickup and not order.pickup_chain:
+        return ShippingError(
+            _("Order %(number)s has no pickup store yet; correct its address with the chain and store first.")
+            % {"number": order.number}
+        )
+    serving = carriers_serving(order)
+    text = _("Order %(number)s goes by %(delivery)s, which %(carrier)s does not deliver.") % {
+        "carrier": carrier.name,
+        "delivery": order.delivery_text,
+        "number": order.number,
+    }
+    if not serving:
+        return ShippingError(f"{text} {no_carrier_text(order)}")
+    return ShippingError(
+        f"{text} "
+        + _("Choose %(carriers)s.")
+        % {"carriers": pgettext("between the items of a list", ", ").join(c.name for c in serving)}
+    )
 
 
 @transaction.atomic
@@ -163,6 +201,9 @@ def shipment_create(*, order, carrier, tracking_number, actor, lines=None):
     left = _left_to_ship(order, order_lines)
     if not carrier.is_active:
         raise ShippingError(_("%(carrier)s is not an active carrier.") % {"carrier": carrier.name})
+    refusal = _carrier_refusal(carrier, order)
+    if refusal is not None:
+        raise refusal
     if pattern_error(carrier.tracking_number_pattern):
         raise ShippingError(
             _("The tracking number pattern of %(carrier)s cannot be used; a manager must correct it on the carrier page.")

@@ -16,7 +16,7 @@ from inventory import services as stock_services
 from inventory.models import Product, StockLevel, Warehouse
 from orders import services
 from orders.defaults import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
-from orders.models import Customer, OrderStatus, PaymentStatus
+from orders.models import Customer, DeliveryMethod, OrderStatus, PaymentStatus, StoreChain
 from shipping.models import Carrier
 
 
@@ -119,14 +119,45 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
 
 class CarrierFactory(factory.django.DjangoModelFactory):
+    """A home-delivery courier of the tests' own, "T-Cat" with twelve-digit numbers.
+
+    Its code is not one of the carriers migration 0006 loads (TCAT, POST, DHL, …:
+    shipping/defaults.py), so a test's carrier is exactly what the test says, never a
+    migrated one found by its code. Found again by code (get_or_create): two calls
+    give the same carrier. `store_pickup=True` makes a 7-ELEVEN pickup carrier,
+    `express=True` an express one."""
+
     class Meta:
         model = Carrier
         django_get_or_create = ("code",)
 
-    code = "TCAT"
+    code = "TESTCAT"
     name = "T-Cat"
     tracking_number_pattern = r"\d{12}"
     tracking_url_template = "https://track.example.com/?no={tracking_number}"
+    serves_home = True
+
+    class Params:
+        store_pickup = factory.Trait(
+            code="TESTSEVEN", name="7-ELEVEN pickup", serves_home=False, serves_store_pickup=True, store_chain="7-eleven"
+        )
+        express = factory.Trait(code="TESTEXPRESS", name="Express courier", serves_home=False, serves_express=True)
+
+
+def carrier_for(order):
+    """The tests' carrier that serves `order` (its delivery method and chain)."""
+    if order.delivery_method == DeliveryMethod.STORE_PICKUP:
+        chain = order.pickup_chain or StoreChain.SEVEN_ELEVEN
+        return CarrierFactory(
+            code=f"TEST-{chain.upper()}",
+            name=f"{StoreChain(chain).label} pickup",
+            serves_home=False,
+            serves_store_pickup=True,
+            store_chain=chain,
+        )
+    if order.delivery_method == DeliveryMethod.EXPRESS:
+        return CarrierFactory(express=True)
+    return CarrierFactory()
 
 
 def tick_manual_steps(order, *, actor=None):
@@ -148,7 +179,7 @@ def order_to(order, status, *, actor=None):
         if order.status == OrderStatus.PACKED and not order.shipments.exists():
             shipment_create(
                 order=order,
-                carrier=CarrierFactory(),
+                carrier=carrier_for(order),
                 tracking_number=f"{order.pk:012d}",
                 actor=actor,
             )
@@ -185,6 +216,15 @@ class OrderFactory(factory.Factory):
     ship_address1 = "No. 7, Section 5, Xinyi Road"
     ship_city = "Taipei"
     ship_postcode = "110"
+    delivery_method = DeliveryMethod.HOME
+    # A convenience-store pickup has its store (7-ELEVEN 府城門市 unless told otherwise).
+    pickup_chain = factory.LazyAttribute(
+        lambda o: StoreChain.SEVEN_ELEVEN.value if o.delivery_method == DeliveryMethod.STORE_PICKUP else ""
+    )
+    pickup_store_code = factory.LazyAttribute(
+        lambda o: {"7-eleven": "131386", "familymart": "013579", "hilife": "2468", "okmart": "1357"}.get(o.pickup_chain, "")
+    )
+    pickup_store_name = factory.LazyAttribute(lambda o: "府城門市" if o.pickup_chain else "")
 
     class Params:
         processing = factory.Trait(status=OrderStatus.PROCESSING)

@@ -44,7 +44,8 @@ def test_demo_data_covers_every_state_and_prints_the_logins():
     output = seed("--orders", "9")
     assert Order.objects.count() == 9
     assert set(Order.objects.values_list("status", flat=True)) == set(OrderStatus.values)
-    assert Warehouse.objects.count() == 3 and Carrier.objects.count() == 5
+    # The carriers are the ten every install starts with (migration 0006): the demo adds none.
+    assert Warehouse.objects.count() == 3 and Carrier.objects.count() == 10
     assert Product.objects.count() == 30
     assert "demo-pass-2026" in output
     for username in ("warehouse", "service", "manager", "admin"):
@@ -178,6 +179,29 @@ def test_reference_data_is_realistic():
     assert not StockLevel.objects.filter(location="").exists()
     assert StockLevel.objects.filter(location__regex=r"^[ABC]-\d{2}-[1-4]$").count() == StockLevel.objects.count()
     assert ean13("400638133393") == "4006381333931"  # a published example
+
+
+def test_store_pickup_orders_carry_their_store_and_ship_with_its_chain():
+    seed("--orders", "40")
+    pickups = list(Order.objects.filter(delivery_method="store_pickup").prefetch_related("shipments__carrier"))
+    assert pickups
+    for order in pickups:
+        assert order.pickup_chain and order.pickup_store_code and order.pickup_store_name
+        order.full_clean()  # the chain's code format, as order_create checked it
+        assert "店號" not in order.ship_address1  # the store is data, not text in the address
+        for shipment in order.shipments.all():
+            assert shipment.carrier.serves(order) and shipment.carrier.store_chain == order.pickup_chain
+    for order in Order.objects.exclude(delivery_method="store_pickup"):
+        assert not (order.pickup_chain or order.pickup_store_code or order.pickup_store_name)
+        for shipment in order.shipments.select_related("carrier"):
+            assert shipment.carrier.serves(order)
+
+
+def test_the_demo_uses_the_migrated_carriers_and_keeps_a_managers_edits():
+    Carrier.objects.filter(code="TCAT").update(name="T-Cat (edited)")
+    seed("--orders", "3")
+    assert Carrier.objects.get(code="TCAT").name == "T-Cat (edited)"
+    assert Carrier.objects.count() == 10
 
 
 def test_negative_order_count_is_refused():

@@ -37,6 +37,25 @@ from ..text import money, quoted_list
 AddressForm = type(
     "AddressForm", (forms.Form,), forms.fields_for_model(Order, fields=services.ADDRESS_FIELDS)
 )
+# A convenience-store pickup's form: the address and the pickup store.
+PickupAddressForm = type(
+    "PickupAddressForm", (forms.Form,), forms.fields_for_model(Order, fields=services.CORRECTABLE_FIELDS)
+)
+
+
+def address_fieldsets(names):
+    fieldsets = [(None, {"fields": services.ADDRESS_FIELDS})]
+    if len(names) > len(services.ADDRESS_FIELDS):
+        fieldsets.append((gettext_lazy("Pickup store"), {"fields": services.PICKUP_FIELDS}))
+    return fieldsets
+
+
+def address_form_fields(order):
+    """The fields the address page corrects for `order`: the pickup store too for a
+    convenience-store pickup (or an order that has one to clear)."""
+    if order.is_store_pickup or any(getattr(order, name) for name in services.PICKUP_FIELDS):
+        return PickupAddressForm, services.CORRECTABLE_FIELDS
+    return AddressForm, services.ADDRESS_FIELDS
 
 
 # Where a refused form's input waits for the order page (a redirect drops POST data).
@@ -312,8 +331,9 @@ class OrderActionViewsMixin:
                 % {"number": order.number, "status": order.get_status_display()},
             )
             return self._order_page(request, order)
-        initial = {name: getattr(order, name) for name in services.ADDRESS_FIELDS}
-        form = AddressForm(request.POST if request.method == "POST" else None, initial=initial)
+        form_class, names = address_form_fields(order)
+        initial = {name: getattr(order, name) for name in names}
+        form = form_class(request.POST if request.method == "POST" else None, initial=initial)
         if request.method == "POST" and form.is_valid():
             try:
                 services.order_correct_address(order=order, actor=request.user, **form.cleaned_data)
@@ -338,7 +358,7 @@ class OrderActionViewsMixin:
             "opts": self.opts,
             "original": order,
             "form": form,
-            "adminform": helpers.AdminForm(form, [(None, {"fields": services.ADDRESS_FIELDS})], {}),
+            "adminform": helpers.AdminForm(form, address_fieldsets(names), {}),
             "media": self.media + form.media,
         }
         request.current_app = self.admin_site.name

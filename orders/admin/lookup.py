@@ -289,7 +289,8 @@ class OrderRowRenderer:
             f'    <td class="lookup-order__items" data-label="{column["items"]}">\n      {self._items(order)}\n    </td>\n'
             f'    <td data-label="{column["ship_to"]}">\n      {_e(order.ship_name)}, {_e(order.ship_city)}\n'
             f'      <div class="order-muted">'
-            f"{labels['delivery'].get(order.delivery_method) or _e(order.delivery_method)}</div>\n    </td>\n"
+            f"{labels['delivery'].get(order.delivery_method) or _e(order.delivery_method)}</div>\n"
+            f"{self._store(order)}    </td>\n"
         ]
         event = row["latest_event"]
         if event is not None:
@@ -386,6 +387,12 @@ class OrderRowRenderer:
             parts.append(f'    <p class="lookup-more-orders">{text["no_orders"]}</p>\n')
         parts.append("</section>")
         return mark_safe("".join(parts))
+
+    @staticmethod
+    def _store(order):
+        """The pickup store of a convenience-store pickup, under its delivery method."""
+        store = order.pickup_store_text
+        return f'      <div class="lookup-order__store">{_e(store)}</div>\n' if store else ""
 
     def _items(self, order):
         """What was ordered (order.lookup_items, customer_lookup): "2 × name" with the

@@ -52,7 +52,7 @@ from ..selectors import (
     order_status_counts,
     split_limits,
 )
-from ..services import ADDRESS_FIELDS, REASON_MAX_LENGTH, REFERENCE_MAX_LENGTH, refundable_amount
+from ..services import ADDRESS_FIELDS, PICKUP_FIELDS, REASON_MAX_LENGTH, REFERENCE_MAX_LENGTH, refundable_amount
 from ..text import money
 
 
@@ -273,13 +273,28 @@ class OrderAdmin(ImportAdminMixin, DashboardAdminMixin, ExportAdminMixin, Custom
         ),
         (gettext_lazy("Ship to"), {"fields": ADDRESS_FIELDS}),
     ]
-    readonly_fields = [field for _name, options in fieldsets for field in options["fields"]]
+    readonly_fields = [*(field for _name, options in fieldsets for field in options["fields"]), *PICKUP_FIELDS]
 
     class Media:
         css = {"all": ["orders/admin.css"]}
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer", "warehouse")
+
+    def get_fieldsets(self, request, obj=None):
+        """The ship-to block of a convenience-store pickup order leads with the store
+        (chain, code, name) after the recipient's name and phone: that is where the
+        parcel goes."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not (obj.is_store_pickup or any(getattr(obj, name) for name in PICKUP_FIELDS)):
+            return fieldsets
+        shown = []
+        for name, options in fieldsets:
+            fields = list(options["fields"])
+            if fields == list(ADDRESS_FIELDS):
+                fields = [*fields[:2], *PICKUP_FIELDS, *fields[2:]]
+            shown.append((name, {**options, "fields": fields}))
+        return shown
 
     def get_changelist(self, request, **kwargs):
         return OrderChangeList

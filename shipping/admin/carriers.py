@@ -1,4 +1,6 @@
-"""Carriers: managers add and edit them, with the tracking-number format and link."""
+"""Carriers: managers add and edit them, with the tracking-number format and link and
+the delivery methods each serves (a fresh install starts with Taiwan's carriers:
+shipping/defaults.py, loaded by a migration)."""
 
 from django import forms
 from django.contrib import admin
@@ -14,7 +16,17 @@ from ..tracking import validate_tracking_number_pattern
 class CarrierForm(forms.ModelForm):
     class Meta:
         model = Carrier
-        fields = ["code", "name", "tracking_url_template", "tracking_number_pattern", "is_active"]
+        fields = [
+            "code",
+            "name",
+            "tracking_url_template",
+            "tracking_number_pattern",
+            "serves_home",
+            "serves_store_pickup",
+            "store_chain",
+            "serves_express",
+            "is_active",
+        ]
 
     def clean_tracking_number_pattern(self):
         # RE2, as the matching does (shipping/tracking.py): a pattern that could make
@@ -35,12 +47,36 @@ class CarrierForm(forms.ModelForm):
 @admin.register(Carrier)
 class CarrierAdmin(KeepHistoryAdminMixin, admin.ModelAdmin):
     form = CarrierForm
-    list_display = ["name", "code", "tracking_number_pattern", "tracking_number_format", "tracking_url_template", "is_active"]
-    list_filter = ["is_active"]
+    list_display = [
+        "name",
+        "code",
+        "served_methods",
+        "tracking_number_pattern",
+        "tracking_number_format",
+        "tracking_url_template",
+        "is_active",
+    ]
+    list_filter = ["is_active", "serves_home", "serves_store_pickup", "store_chain", "serves_express"]
     search_fields = ["code", "name"]
     # How staff are told the pattern, read back to the manager who wrote it.
     readonly_fields = ["tracking_number_format"]
-    fields = ["code", "name", "tracking_url_template", "tracking_number_pattern", "tracking_number_format", "is_active"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "tracking_url_template", "tracking_number_pattern", "tracking_number_format", "is_active"]}),
+        (
+            gettext_lazy("Delivery methods served"),
+            {
+                "fields": ["serves_home", "serves_store_pickup", "store_chain", "serves_express"],
+                "description": gettext_lazy(
+                    "A shipment with this carrier is accepted only for orders sent by a method it serves; "
+                    "for convenience-store pickup, only to the stores of its chain."
+                ),
+            },
+        ),
+    ]
+
+    @admin.display(description=gettext_lazy("serves"))
+    def served_methods(self, carrier):
+        return carrier.served_methods_text or "—"
 
     @admin.display(description=gettext_lazy("format shown to staff"))
     def tracking_number_format(self, carrier):

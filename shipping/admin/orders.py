@@ -16,7 +16,15 @@ from orders.admin import OrderAdmin
 from orders.models import Order
 
 from ..models import VOID_REASON_MAX_LENGTH, Carrier, Shipment
-from ..services import FINISHED, SHIPPABLE, shipment_create, shipment_mark_delivered, shipment_void
+from ..services import (
+    FINISHED,
+    SHIPPABLE,
+    carriers_serving,
+    no_carrier_text,
+    shipment_create,
+    shipment_mark_delivered,
+    shipment_void,
+)
 from .order_returns import OrderReturnsAdminMixin
 
 
@@ -89,7 +97,11 @@ class OrderShipmentsAdminMixin:
             )
         # Several parcels per order: the form shows while anything is left to put in one.
         can_ship = may_ship and order.status in SHIPPABLE and any(row["left"] for row in parcel_form)
-        carriers = list(Carrier.objects.filter(is_active=True).order_by("name")) if can_ship else []
+        # Only the carriers that deliver this order (its method, and a store pickup's
+        # chain), as shipment_create accepts them; none is said in words.
+        carriers = carriers_serving(order) if can_ship else []
+        no_carrier = no_carrier_text(order) if can_ship and not carriers else ""
+        can_ship = can_ship and bool(carriers)
         typed_carrier_id = parse_id(typed.get("carrier"))
         context.update(
             {
@@ -101,6 +113,7 @@ class OrderShipmentsAdminMixin:
                 "parcel_form": parcel_form,
                 "void_typed": context.get("typed", {}).get("void_shipment", {}),
                 "can_ship": can_ship,
+                "no_carrier": no_carrier,
                 "can_void_shipment": may_ship,
                 "can_confirm_delivery": has_permission(request.user, "orders.advance_order")
                 and order.status not in FINISHED,

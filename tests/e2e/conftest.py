@@ -37,12 +37,14 @@ def pytest_collection_modifyitems(config, items):
 def workflow_defaults(transactional_db):
     """live_server needs committed data, so each browser test flushes the database
     afterwards, taking with it what the data migrations loaded (the roles, the
-    default checklist, the target times). Load them again, as the migration does."""
+    default checklist, the target times, the carriers). Load them again, as the
+    migrations do."""
     from importlib import import_module
 
     from django.apps import apps
 
     import_module("orders.migrations.0002_roles_and_checklist").load_defaults(apps, None)
+    import_module("shipping.migrations.0006_stores_carriers").load_carriers(apps, None)
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,7 @@ def make_overdue():
 
 def carrier_pk():
     # The carrier the shipped orders went with (its pk differs between databases).
-    return str(Carrier.objects.get(code="TCAT").pk)
+    return str(Carrier.objects.get(code="TESTCAT").pk)
 
 
 @pytest.mark.parametrize("case", ["all", "search", "overdue", "carrier"])

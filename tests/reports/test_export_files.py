@@ -59,7 +59,7 @@ def test_order_row_has_every_reporting_column(db):
     assert row["ship_address1"] == order.ship_address1
     assert row["total"] == "720.00"
     assert row["lines"] == "2"
-    assert row["carriers"] == "TCAT"
+    assert row["carriers"] == "TESTCAT"
     assert row["tracking_numbers"] == shipment.tracking_number
     assert row["shipped_at"] == timezone.localtime(shipment.shipped_at).strftime("%Y-%m-%d %H:%M:%S")
     assert row["delivered_at"] == ""

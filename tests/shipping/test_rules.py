@@ -110,8 +110,8 @@ def test_void_a_pending_shipment_then_book_the_corrected_number(warehouse_user):
     assert mistyped.voided_at is not None
     event = order.events.filter(kind=OrderEvent.Kind.SHIPMENT).latest("id")
     assert (event.actor, event.message) == (warehouse_user, "Mistyped: the label says 123456789013")
-    assert event.data == {"action": "voided", "carrier": "TCAT", "tracking_number": "123456789012"}
-    assert event.describe() == "Shipment voided: TCAT 123456789012 — Mistyped: the label says 123456789013"
+    assert event.data == {"action": "voided", "carrier": "TESTCAT", "tracking_number": "123456789012"}
+    assert event.describe() == "Shipment voided: TESTCAT 123456789012 — Mistyped: the label says 123456789013"
     assert shipping_checks.shipment_tracked(order) == (False, "No shipment yet.")
 
     corrected = booked(order, "123456789013", actor=warehouse_user)
@@ -258,7 +258,7 @@ def test_void_from_the_order_page_then_create_the_corrected_one(client, warehous
     assert (shipment.status, shipment.void_reason, shipment.voided_by) == ("cancelled", "Mistyped", warehouse_user)
     html = client.get(change_url(order)).content.decode()
     assert "Voided: Mistyped" in html  # next to the shipment
-    assert "Shipment voided: TCAT 123456789012 — Mistyped" in html  # the timeline
+    assert "Shipment voided: TESTCAT 123456789012 — Mistyped" in html  # the timeline
     assert action_url("create_shipment", order) in html
 
     carrier = CarrierFactory()
@@ -408,10 +408,11 @@ def test_a_tracking_number_over_64_characters_is_refused(warehouse_user):
 def carrier_form(pattern):
     return CarrierForm(
         data={
-            "code": "DHL",
-            "name": "DHL Express",
-            "tracking_url_template": "https://www.dhl.com/track?id={tracking_number}",
+            "code": "SF",
+            "name": "SF Express",
+            "tracking_url_template": "https://www.sf-express.com/track?id={tracking_number}",
             "tracking_number_pattern": pattern,
+            "serves_express": "on",
             "is_active": "on",
         }
     )
@@ -445,19 +446,26 @@ def test_the_carrier_admin_refuses_a_backreference(client, manager):
     client.force_login(manager)
     response = client.post(
         reverse("admin:shipping_carrier_add"),
-        {"code": "DHL", "name": "DHL", "tracking_url_template": "", "tracking_number_pattern": r"(\d)\1", "is_active": "on"},
+        {
+            "code": "SF",
+            "name": "SF",
+            "tracking_url_template": "",
+            "tracking_number_pattern": r"(\d)\1",
+            "serves_express": "on",
+            "is_active": "on",
+        },
     )
     assert response.status_code == 200
     assert "backreferences such as" in response.content.decode()
-    assert not Carrier.objects.filter(code="DHL").exists()
+    assert not Carrier.objects.filter(code="SF").exists()
 
 
 def test_the_model_validates_the_pattern_on_every_path():
-    carrier = Carrier(code="X", name="X", tracking_number_pattern=r"(\d)\1")
+    carrier = Carrier(code="X", name="X", tracking_number_pattern=r"(\d)\1", serves_home=True)
     with pytest.raises(ValidationError) as refused:
         carrier.full_clean()
     assert list(refused.value.message_dict) == ["tracking_number_pattern"]
-    Carrier(code="Y", name="Y", tracking_number_pattern=r"\d{12}").full_clean()
+    Carrier(code="Y", name="Y", tracking_number_pattern=r"\d{12}", serves_home=True).full_clean()
 
 
 def test_a_stored_pattern_re2_cannot_run_refuses_shipments_with_a_message(warehouse_user):

@@ -32,7 +32,7 @@ def test_create_a_shipment_with_every_line_by_default(status, warehouse_user):
         warehouse_user,
         {
             "action": "created",
-            "carrier": "TCAT",
+            "carrier": "TESTCAT",
             "tracking_number": "123456789012",
             "lines": [[line.sku, 3] for line in order.lines.order_by("pk")],
         },

@@ -46,6 +46,7 @@ from orders.models import (
     Refund,
     StatusTarget,
 )
+from shipping.defaults import carriers_load
 from shipping.models import Carrier, Return, Shipment
 from shipping.returns import return_open, return_receive
 from shipping.services import shipment_create, shipment_mark_delivered
@@ -97,43 +98,12 @@ PRODUCTS = [
 # These run low in the south: the stock pages show them flagged.
 LOW_STOCK_SKUS = {"TEA-OB-100", "HM-TEAPOT-500", "EL-EAR-01", "SNK-MOCHI-12"}
 
-CARRIERS = [
-    # code, name, tracking URL template, tracking number pattern, (prefix, digits) for demo numbers
-    (
-        "TCAT",
-        "黑貓宅急便 T-Cat",
-        "https://www.t-cat.com.tw/Inquire/TraceDetail.aspx?BillID={tracking_number}",
-        r"\d{12}",
-    ),
-    (
-        "SEVEN",
-        "7-ELEVEN 交貨便",
-        "https://eservice.7-11.com.tw/e-tracking/search.aspx?no={tracking_number}",
-        r"[A-Z]\d{11}",
-    ),
-    (
-        "FAMILY",
-        "全家店到店 FamilyMart",
-        "https://www.famiport.com.tw/Web_Famiport/page/process.aspx?no={tracking_number}",
-        r"\d{11}",
-    ),
-    (
-        "POST",
-        "中華郵政 Chunghwa Post",
-        "https://postserv.post.gov.tw/pstmail/main_mail.html?MAILNO={tracking_number}",
-        r"\d{14}|[A-Z]{2}\d{9}TW",
-    ),
-    (
-        "DHL",
-        "DHL Express",
-        "https://www.dhl.com/tw-en/home/tracking/tracking-express.html?tracking-id={tracking_number}",
-        r"\d{10}",
-    ),
-]
+# The carriers are the ones every install starts with (shipping/defaults.py, loaded by
+# a migration); the demo uses them as they are.
 CARRIERS_FOR = {
-    DeliveryMethod.HOME: ["TCAT", "TCAT", "POST"],
-    DeliveryMethod.STORE_PICKUP: ["SEVEN", "FAMILY"],
-    DeliveryMethod.EXPRESS: ["DHL"],
+    DeliveryMethod.HOME: ["TCAT", "TCAT", "HCT", "POST"],
+    DeliveryMethod.STORE_PICKUP: ["SEVEN", "SEVEN", "FAMILY", "HILIFE", "OKMART"],
+    DeliveryMethod.EXPRESS: ["DHL", "DHL", "FEDEX", "UPS"],
 }
 
 CUSTOMERS = [
@@ -170,9 +140,12 @@ ABROAD = {
     "kenji.tanaka@example.jp": ("JP", "Tokyo", "150-0002", "2-21-1 Shibuya, Shibuya-ku", "+81 90-1234-5678"),
     "priya.nair@example.com": ("SG", "Singapore", "018956", "10 Bayfront Avenue, #12-01", "+65 9123 4567"),
 }
-STORES = {  # pickup stores, by the carrier that delivers to them
-    "SEVEN": ["7-ELEVEN 鑫台北門市 (店號 111111)", "7-ELEVEN 府城門市 (店號 131386)"],
-    "FAMILY": ["全家 台中公益店 (店號 013579)", "全家 高雄四維店 (店號 024680)"],
+DEMO_CARRIER_CODES = sorted({code for codes in CARRIERS_FOR.values() for code in codes})
+STORES = {  # pickup stores (chain, store code, store name), by the carrier that delivers to them
+    "SEVEN": [("7-eleven", "111111", "鑫台北門市"), ("7-eleven", "131386", "府城門市")],
+    "FAMILY": [("familymart", "013579", "台中公益店"), ("familymart", "024680", "高雄四維店")],
+    "HILIFE": [("hilife", "3312", "台南永康店")],
+    "OKMART": [("okmart", "0715", "新竹光復店")],
 }
 
 HOLD_REASONS = [
@@ -396,18 +369,10 @@ class Command(BaseCommand):
         return len(receipts)
 
     def seed_carriers(self):
-        return {
-            code: Carrier.objects.update_or_create(
-                code=code,
-                defaults={
-                    "name": name,
-                    "tracking_url_template": url,
-                    "tracking_number_pattern": pattern,
-                    "is_active": True,
-                },
-            )[0]
-            for code, name, url, pattern in CARRIERS
-        }
+        # On a migrated database this creates nothing; it brings back a default
+        # carrier someone deleted, and never changes one a manager edited.
+        carriers_load(Carrier)
+        return {carrier.code: carrier for carrier in Carrier.objects.filter(code__in=DEMO_CARRIER_CODES)}
 
     def seed_customers(self):
         customers = []
@@ -477,7 +442,7 @@ class Command(BaseCommand):
                     "progress": rng.random(),
                     "note": rng.choice(NOTES) if rng.random() < 0.15 else "",
                     "tracking": rng.randrange(10**6, 10**7),
-                    "store": rng.choice(STORES.get(carrier, [""])),
+                    "store": rng.choice(STORES.get(carrier, [("", "", "")])),
                     # Each order's own generator: reasons, restocks and timings do not
                     # depend on which other orders already exist.
                     "rng": random.Random(rng.getrandbits(64)),
@@ -563,9 +528,10 @@ class Command(BaseCommand):
             fields.update(ship_country=country, ship_city=city, ship_postcode=postcode, ship_address1=address)
         else:
             city, postcode, address = customer.demo_address
-            if plan["method"] == DeliveryMethod.STORE_PICKUP:
-                address = plan["store"]
             fields.update(ship_city=city, ship_postcode=postcode, ship_address1=address)
+            if plan["method"] == DeliveryMethod.STORE_PICKUP:
+                chain, code, name = plan["store"]
+                fields.update(pickup_chain=chain, pickup_store_code=code, pickup_store_name=name)
         return services.order_create(
             number=plan["number"],
             customer=customer,
@@ -720,10 +686,15 @@ class Command(BaseCommand):
         base = plan["tracking"]
         return {
             "TCAT": f"{base:07d}{serial:05d}",
+            "HCT": f"{base % 100000:05d}{serial:05d}",
             "SEVEN": f"F{base:07d}{serial % 10000:04d}",
             "FAMILY": f"{base:07d}{serial % 10000:04d}",
+            "HILIFE": f"{base:07d}{serial:06d}",
+            "OKMART": f"{base:07d}{serial % 10000:04d}",
             "POST": f"{base:07d}{serial:07d}",
             "DHL": f"{base % 100000:05d}{serial:05d}",
+            "FEDEX": f"{base:07d}{serial:05d}",
+            "UPS": f"1Z{base:07d}{serial:09d}",
         }[carrier.code]
 
     def ensure_stock(self, order):
