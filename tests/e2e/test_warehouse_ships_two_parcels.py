@@ -32,8 +32,8 @@ def tick_all(page):
 
 
 def test_an_order_ships_as_two_parcels_with_two_carriers(db, login, page, screenshot):
-    CarrierFactory(code="TCAT", name="T-Cat", tracking_number_pattern=r"\d{12}")
-    CarrierFactory(code="POST", name="Chunghwa Post", tracking_number_pattern=r"[A-Z]{2}\d{9}TW")
+    CarrierFactory(code="TESTCAT", name="T-Cat", tracking_number_pattern=r"\d{12}")
+    CarrierFactory(code="TESTPOST", name="Chunghwa Post", tracking_number_pattern=r"[A-Z]{2}\d{9}TW")
     warehouse = WarehouseFactory(code="MAIN", priority=1)
     tea = ProductFactory(sku="TEA-OB-100", name="Oolong tea 100 g")
     cup = ProductFactory(sku="CUP-WH-200", name="Cup")
@@ -88,11 +88,11 @@ def test_an_order_ships_as_two_parcels_with_two_carriers(db, login, page, screen
     order.refresh_from_db()
     assert order.status == OrderStatus.SHIPPED
     assert sorted(order.shipments.values_list("carrier__code", "status")) == [
-        ("POST", Shipment.Status.SHIPPED),
-        ("TCAT", Shipment.Status.SHIPPED),
+        ("TESTCAT", Shipment.Status.SHIPPED),
+        ("TESTPOST", Shipment.Status.SHIPPED),
     ]
     assert StockLevel.objects.get(product=tea).on_hand == 7 and StockLevel.objects.get(product=cup).on_hand == 8
     timeline = page.locator("body").inner_text()
-    assert "Shipment created: TCAT 123456789012 (2 × TEA-OB-100)" in timeline
-    assert "Shipment created: POST RR123456789TW (1 × TEA-OB-100, 2 × CUP-WH-200)" in timeline
+    assert "Shipment created: TESTCAT 123456789012 (2 × TEA-OB-100)" in timeline
+    assert "Shipment created: TESTPOST RR123456789TW (1 × TEA-OB-100, 2 × CUP-WH-200)" in timeline
     screenshot()

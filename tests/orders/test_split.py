@@ -128,6 +128,9 @@ def test_the_backorder_copies_customer_ship_to_pickup_store_delivery_payment_cur
         payment_status=PaymentStatus.PAID,
         currency="USD",
         delivery_method=DeliveryMethod.STORE_PICKUP,
+        pickup_chain=StoreChain.SEVEN_ELEVEN,
+        pickup_store_code="131386",
+        pickup_store_name="府城門市",
     )
     paid_at = timezone.now()
     Order.objects.filter(pk=order.pk).update(

@@ -153,7 +153,7 @@ def test_a_dry_run_works_out_everything_and_writes_nothing():
 
 def test_every_malformed_row_is_named_and_nothing_is_written():
     order, shipment = shipped()
-    CarrierFactory(code="HCT", name="HCT", tracking_number_pattern=r"\d{10}")
+    CarrierFactory(code="TESTHCT", name="HCT", tracking_number_pattern=r"\d{10}")
     tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
     before = snapshot()
     report = run(
@@ -168,8 +168,8 @@ def test_every_malformed_row_is_named_and_nothing_is_written():
         + f"X6,{YESTERDAY},12.345,\n"  # 9: three decimals
         + f"X7,{YESTERDAY},,NOPE\n"  # 10: unknown carrier
         + f"{shipment.tracking_number},{YESTERDAY},,\n"  # 11: row 2 again
-        + f"X8,{YESTERDAY},,hct\n"  # 12: good (a carrier code in any case), unknown number
-        + f"x8,{YESTERDAY},,HCT\n"  # 13: row 12 again
+        + f"X8,{YESTERDAY},,testhct\n"  # 12: good (a carrier code in any case), unknown number
+        + f"x8,{YESTERDAY},,TESTHCT\n"  # 13: row 12 again
         + f"{'9' * 65},{YESTERDAY},,\n"  # 14: too long
     )
     assert errors_of(report) == [
@@ -207,8 +207,8 @@ def test_unknown_numbers_are_listed_and_the_rest_is_recorded():
 
 def test_a_voided_parcel_is_unknown_and_a_carrier_column_narrows_the_match():
     order, shipment = shipped()
-    other = CarrierFactory(code="HCT", name="HCT", tracking_number_pattern="")
-    report = run(HEADER + f"{shipment.tracking_number},{YESTERDAY},,HCT\n")
+    other = CarrierFactory(code="TESTHCT", name="HCT", tracking_number_pattern="")
+    report = run(HEADER + f"{shipment.tracking_number},{YESTERDAY},,TESTHCT\n")
     assert [s.lines for s in report.sections if s.key == "unknown"] == [
         [f"row 2, {shipment.tracking_number}: no live HCT parcel has this tracking number; nothing was recorded for it."]
     ]
@@ -219,7 +219,7 @@ def test_a_voided_parcel_is_unknown_and_a_carrier_column_narrows_the_match():
 def test_a_number_two_carriers_share_needs_the_carrier_column():
     first, first_parcel = shipped()
     second = OrderFactory(packed=True)
-    hct = CarrierFactory(code="HCT", name="HCT", tracking_number_pattern="")
+    hct = CarrierFactory(code="TESTHCT", name="HCT", tracking_number_pattern="")
     parcel = Shipment.objects.create(order=second, carrier=hct, tracking_number=first_parcel.tracking_number)
     for line in second.lines.all():
         ShipmentLine.objects.create(shipment=parcel, order_line=line, quantity=line.quantity)
@@ -228,9 +228,9 @@ def test_a_number_two_carriers_share_needs_the_carrier_column():
     before = snapshot()
     report = run(f"tracking_number,delivered_at\n{first_parcel.tracking_number},{YESTERDAY}\n")
     assert errors_of(report) == [(2, "carrier")]
-    assert f"belongs to parcels of TCAT ({first.number}), HCT ({second.number})" in report.errors[0].reason
+    assert f"belongs to parcels of TESTCAT ({first.number}), TESTHCT ({second.number})" in report.errors[0].reason
     assert snapshot() == before
-    report = run(HEADER + f"{first_parcel.tracking_number},{YESTERDAY},,hct\n")
+    report = run(HEADER + f"{first_parcel.tracking_number},{YESTERDAY},,testhct\n")
     assert report.written and statuses(first, second) == [OrderStatus.SHIPPED, OrderStatus.COMPLETED]
 
 
@@ -241,7 +241,7 @@ def test_the_same_parcel_twice_and_a_delivery_before_it_shipped_are_refused():
     assert report.errors[0].reason == (
         f"Delivered on 2026-11-19, before parcel T-Cat {shipment.tracking_number} was shipped (2026-11-20)."
     )
-    report = run(HEADER + f"{shipment.tracking_number},{YESTERDAY},,\n{shipment.tracking_number},{YESTERDAY},,TCAT\n")
+    report = run(HEADER + f"{shipment.tracking_number},{YESTERDAY},,\n{shipment.tracking_number},{YESTERDAY},,TESTCAT\n")
     assert errors_of(report) == [(3, "tracking_number")]
     assert report.errors[0].reason == f"Parcel T-Cat {shipment.tracking_number} is given on row 2 already."
     assert statuses(order) == [OrderStatus.SHIPPED]
@@ -487,7 +487,7 @@ def test_the_service_refuses_rows_no_report_can_hold():
             deliveries_record(rows=rows, actor=None)
         assert str(refusal.value) == message
     second = OrderFactory(packed=True)
-    Shipment.objects.create(order=second, carrier=CarrierFactory(code="HCT", name="HCT"), tracking_number=shipment.tracking_number)
+    Shipment.objects.create(order=second, carrier=CarrierFactory(code="TESTHCT", name="HCT"), tracking_number=shipment.tracking_number)
     with pytest.raises(DeliveryRowsRefused) as refusal:
         deliveries_record(rows=[DeliveryReportRow(7, shipment.tracking_number, moment)], actor=None)
     assert [(row, column) for row, column, _reason in refusal.value.errors] == [(7, "carrier")]
@@ -541,5 +541,5 @@ def test_import_csv_deliveries_names_each_bad_row_and_fails(tmp_path, capsys):
 def test_carrier_codes_are_matched_in_any_case():
     order, shipment = shipped()
     assert Carrier.objects.filter(code="TCAT").exists()
-    report = run(HEADER + f"{shipment.tracking_number},{YESTERDAY},0,tcat\n")
+    report = run(HEADER + f"{shipment.tracking_number},{YESTERDAY},0,testcat\n")
     assert report.written and statuses(order) == [OrderStatus.COMPLETED]

@@ -44,7 +44,7 @@ def tcat():
 
 def post():
     return CarrierFactory(
-        code="POST",
+        code="TESTPOST",
         name="Chunghwa Post",
         tracking_number_pattern=r"[A-Z]{2}\d{9}TW",
         tracking_url_template="https://post.example.com/track?no={tracking_number}",
@@ -99,19 +99,19 @@ def test_an_order_ships_as_two_parcels_with_two_carriers(warehouse_user):
 
     assert contents(first) == [("CUP-WH-200", 2), ("TEA-OB-100", 2)]
     assert contents(second) == [("TEA-OB-100", 1)]
-    assert (second.carrier.code, second.tracking_number, second.status) == ("POST", "RR123456789TW", "pending")
+    assert (second.carrier.code, second.tracking_number, second.status) == ("TESTPOST", "RR123456789TW", "pending")
     assert parcel_quantities(order) == {tea.pk: 3, cup.pk: 2}
     created = shipment_events(order)
     assert [event.data for event in created] == [
         {
             "action": "created",
-            "carrier": "TCAT",
+            "carrier": "TESTCAT",
             "tracking_number": "123456789012",
             "lines": [["TEA-OB-100", 2], ["CUP-WH-200", 2]],
         },
-        {"action": "created", "carrier": "POST", "tracking_number": "RR123456789TW", "lines": [["TEA-OB-100", 1]]},
+        {"action": "created", "carrier": "TESTPOST", "tracking_number": "RR123456789TW", "lines": [["TEA-OB-100", 1]]},
     ]
-    assert created[0].describe() == "Shipment created: TCAT 123456789012 (2 × TEA-OB-100, 2 × CUP-WH-200)"
+    assert created[0].describe() == "Shipment created: TESTCAT 123456789012 (2 × TEA-OB-100, 2 × CUP-WH-200)"
     assert checks.shipment_tracked(order) == (True, "")
 
 
@@ -565,8 +565,8 @@ def test_the_order_page_lists_parcels_with_their_links_and_timeline(client, ware
     html = client.get(change_url(order)).content.decode()
     assert 'href="https://track.example.com/?no=123456789012"' in html
     assert 'href="https://post.example.com/track?no=RR123456789TW"' in html
-    assert "Shipment created: TCAT 123456789012 (3 × TEA-OB-100)" in html
-    assert "Shipment created: POST RR123456789TW (2 × CUP-WH-200)" in html
+    assert "Shipment created: TESTCAT 123456789012 (3 × TEA-OB-100)" in html
+    assert "Shipment created: TESTPOST RR123456789TW (2 × CUP-WH-200)" in html
 
 
 # --- query counts -------------------------------------------------------------------------------
@@ -578,7 +578,7 @@ def order_with_parcels(parcels, lines):
     carriers = [tcat(), post()]
     for n in range(parcels):
         carrier = carriers[n % 2]
-        number = f"{order.pk:06d}{n:06d}" if carrier.code == "TCAT" else f"RR{order.pk:05d}{n:04d}TW"
+        number = f"{order.pk:06d}{n:06d}" if carrier.code == "TESTCAT" else f"RR{order.pk:05d}{n:04d}TW"
         shipment_create(
             order=order,
             carrier=carrier,

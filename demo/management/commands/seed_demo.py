@@ -843,16 +843,20 @@ class Command(BaseCommand):
         Order.objects.filter(pk=order.pk).update(placed_at=placed_at, status_changed_at=changed_at)
 
     def write_delivery_report(self):
-        """A carrier's delivery report (import kind `deliveries`) for every other
-        shipped demo order, with the cash collected for an order paid on delivery,
+        """A carrier's delivery report (import kind `deliveries`) for the parcels of
+        every other shipped demo order, with the cash collected for an order paid on delivery,
         and one number nobody entered (to be listed as unknown), written to
         MEDIA_ROOT/demo/delivery-report.csv; it is written again on each run from
         the orders as they are then. None when no order is shipped."""
-        parcels = list(
+        shipped = list(
             Shipment.objects.filter(status=Shipment.Status.SHIPPED, order__status=S.SHIPPED)
             .select_related("order")
             .order_by("order__number", "pk")
-        )[::2]
+        )
+        # Every parcel of every other order: an order leaves Shipped once all its
+        # parcels are delivered, so a report with one of two would complete nothing.
+        numbers = sorted({parcel.order.number for parcel in shipped})[::2]
+        parcels = [parcel for parcel in shipped if parcel.order.number in numbers]
         if not parcels:
             return None
         # Now, to the minute: after every demo parcel left, and past by the time it is imported.
@@ -862,7 +866,7 @@ class Command(BaseCommand):
             order = parcel.order
             collected = order.total if order.payment_method in COLLECTED_BY_CARRIER and order.payment_status == PaymentStatus.PENDING else ""
             lines.append(f"{parcel.tracking_number},{delivered_at},{collected}")
-        lines.append(f"9999999999999,{delivered_at},")  # no demo carrier's pattern: listed as unknown
+        lines.append(f"9999999999999,{delivered_at},")  # no parcel has it: listed as unknown
         directory = Path(settings.MEDIA_ROOT) / "demo"
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "delivery-report.csv"
