@@ -14,27 +14,15 @@ from inventory.admin import GuardedListAdminMixin, object_url
 from orders.models import Order
 
 from ..models import Return, ReturnLine
+from .shipments import OrderLineRowsInline
 
 SEARCH_MAX_LENGTH = 64
 
 
-class ReturnLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ReturnLineInline(OrderLineRowsInline):
     model = ReturnLine
     fields = ["sku", "product_name", "quantity", "outcome"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("order_line")
-
-    @admin.display(description=gettext_lazy("SKU"))
-    def sku(self, line):
-        return line.order_line.sku
-
-    @admin.display(description=gettext_lazy("product"))
-    def product_name(self, line):
-        return line.order_line.product_name
 
 
 @admin.register(Return)

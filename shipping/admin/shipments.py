@@ -19,10 +19,10 @@ from ..models import Shipment, ShipmentLine
 from ..selectors import SEARCH_MAX_LENGTH, SearchTooLong, shipment_search
 from ..services import shipment_mark_delivered
 
-class ShipmentLineInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = ShipmentLine
-    fields = ["sku", "product_name", "quantity"]
-    readonly_fields = fields
+class OrderLineRowsInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Read-only rows that each point at an order line (a parcel's, a return's),
+    shown by the line's SKU and product."""
+
     extra = 0
     can_delete = False
 
@@ -36,6 +36,12 @@ class ShipmentLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     @admin.display(description=gettext_lazy("product"))
     def product_name(self, line):
         return line.order_line.product_name
+
+
+class ShipmentLineInline(OrderLineRowsInline):
+    model = ShipmentLine
+    fields = ["sku", "product_name", "quantity"]
+    readonly_fields = fields
 
 
 @admin.register(Shipment)
