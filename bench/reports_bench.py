@@ -13,7 +13,7 @@ fill of another size is kept unless --refill is given (which also redoes one of 
 What the fill makes, with set-based SQL only (generate_series, INSERT … SELECT,
 no per-row Python), for --orders N (1,000,000 by default):
 
-- 3 warehouses, 5 carriers (the same as `seed_demo`), 2,000 products with EAN-13
+- 3 warehouses, 5 of the carriers every install starts with, 2,000 products with EAN-13
   barcodes, N/5 customers (phones written the usual mixed ways), bench staff users;
 - N orders placed over the last two years (more per day recently), about four lines
   each, totals equal to the sum of their lines. Each order follows a timeline drawn
@@ -275,7 +275,8 @@ class Fill:
         from django.contrib.auth.models import Group, User
 
         from orders import defaults
-        from demo.management.commands.seed_demo import CARRIERS, WAREHOUSES
+        from demo.management.commands.seed_demo import WAREHOUSES
+        from shipping.defaults import DEFAULT_CARRIERS
 
         started = time.perf_counter()
         with conn.cursor() as cursor:
@@ -283,11 +284,14 @@ class Fill:
                 cursor.execute(
                     "INSERT INTO inventory_warehouse (code, name, priority, is_active) VALUES (%s, %s, %s, true) "
                     "ON CONFLICT (code) DO NOTHING", [code, name, priority])
-            for code, name, url, pattern in CARRIERS:
+            # The carriers every install starts with (shipping migration 0006): already
+            # there on a migrated database; written here only if they are missing.
+            for code, name, pattern, url, (home, store_pickup, express), chain in DEFAULT_CARRIERS:
                 cursor.execute(
                     "INSERT INTO shipping_carrier (code, name, tracking_url_template, tracking_number_pattern, "
-                    "is_active) VALUES (%s, %s, %s, %s, true) ON CONFLICT (code) DO NOTHING",
-                    [code, name, url, pattern])
+                    "is_active, serves_home, serves_store_pickup, serves_express, store_chain) "
+                    "VALUES (%s, %s, %s, %s, true, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING",
+                    [code, name, url, pattern, home, store_pickup, express, chain])
             # Products: EAN-13 barcodes (Taiwan's 471 prefix) with their check digit.
             cursor.execute(
                 f"""
@@ -1240,7 +1244,8 @@ def same_file(first, second):
 
 IMPORT_HEADER = ["order_number", "placed_at", "customer_email", "customer_name", "customer_phone", "ship_name",
                  "ship_phone", "ship_address1", "ship_address2", "ship_city", "ship_postcode", "ship_country",
-                 "delivery_method", "warehouse", "payment_status", "currency", "sku", "quantity", "unit_price"]
+                 "delivery_method", "warehouse", "payment_status", "currency", "sku", "quantity", "unit_price",
+                 "pickup_chain", "pickup_store_code", "pickup_store_name"]
 
 
 def write_import_file(path, *, orders=25_000, lines_per_order=4, connection=None):
@@ -1276,11 +1281,13 @@ def write_import_file(path, *, orders=25_000, lines_per_order=4, connection=None
             warehouse = rng.choice(["", "TPE", "TXG", "KHH"])
             payment = rng.choice(["paid", "paid", "pending"])
             address = f"{ROADS[city]}{rng.randrange(1, 300)}號"
+            # A store pickup names its store (required): a 7-ELEVEN store, six digits.
+            store = ["7-eleven", f"{rng.randrange(10**6):06d}", "測試門市"] if method == "store_pickup" else ["", "", ""]
             for sku in rng.sample(skus, min(lines_per_order, len(skus))):
                 writer.writerow([
                     f"{IMPORT_PREFIX}{n:07d}", placed, email, name, phone, name, phone,
                     address, "", CITIES[city], POSTCODES[city], "TW", method,
-                    warehouse, payment, "TWD", sku, rng.randrange(1, 4), f"{rng.randrange(24, 1000)}.00",
+                    warehouse, payment, "TWD", sku, rng.randrange(1, 4), f"{rng.randrange(24, 1000)}.00", *store,
                 ])
                 written += 1
     return written

@@ -248,7 +248,7 @@ def test_copy_of_a_large_export_aggregates_once_and_writes_the_same_bytes(db, mo
     from shipping.models import Carrier
 
     monkeypatch.setattr("reports.exporting.COPY_JOIN_MIN_ROWS", 0)  # take the large-export plan
-    seven = Carrier.objects.create(code="SEVEN", name="7-ELEVEN")
+    seven = Carrier.objects.create(code="TESTSEVEN", name="7-ELEVEN")
     two_parcels = OrderFactory(shipped=True, lines=3)
     # One live shipment per order (issue #7) until orders have parcels: the others are cancelled.
     Shipment.objects.create(order=two_parcels, carrier=seven, tracking_number="A0001", status="cancelled")
