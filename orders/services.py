@@ -666,6 +666,7 @@ def order_returned(*, order, actor, fully, message=""):
     which checks the permission and holds the order lock; taken again here, a no-op in
     the same transaction). The order is partly returned, or, when `fully` (every unit
     that shipped has been received back), it moves to Returned. Returns the order."""
+    require_permission(actor, "shipping.receive_return", _("receive returns"))
     order = _lock_order(order)
     state = ReturnState.FULLY if fully else ReturnState.PARTLY
     if fully:

@@ -1023,3 +1023,13 @@ def test_order_returned_fully_is_refused_where_nothing_shipped(status):
     with pytest.raises(WorkflowError, match="cannot be returned while it is"):
         services.order_returned(order=order, actor=None, fully=True)
     assert snapshot(order) == before
+
+
+def test_only_those_who_receive_returns_mark_an_order_returned(service_user):
+    """order_returned checks its permission itself, as every service does: customer
+    service open returns but do not receive them."""
+    order = OrderFactory(shipped=True)
+    with pytest.raises(PermissionDenied):
+        services.order_returned(order=order, actor=service_user, fully=True)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED and order.return_state == ""
